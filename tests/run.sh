@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The one command that runs every test of stele (the README's second command).
+#
+# It installs what the tests need by itself (apt, npm and pip packages), builds the
+# workspace once, runs the Rust tests with cargo-nextest, then every suite script in
+# tests/suites/ in name order. Each suite is a standalone bash script that exits non-zero
+# on failure; a failing suite fails the run, but the remaining suites still run so that
+# one report shows everything that is broken.
+#
+# Environment:
+#   CARGO_TARGET_DIR   shared build directory (default: ./target)
+#   STELE_SUITES       space-separated suite names to run (default: all)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export STELE_ROOT="$PWD"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export STELE_SHARED="${STELE_SHARED:-$(cd .. && pwd)/shared}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "build (debug, whole workspace, tests included)"
+cargo build --workspace --all-targets --locked || exit 1
+
+step "Rust unit and integration tests"
+failed=()
+cargo nextest run --workspace --locked --no-fail-fast || failed+=("cargo-nextest")
+
+for suite in tests/suites/*.sh; do
+  [ -e "$suite" ] || continue
+  name=$(basename "$suite" .sh)
+  if [ -n "${STELE_SUITES:-}" ] && [[ " $STELE_SUITES " != *" $name "* ]]; then continue; fi
+  step "suite $name"
+  start=$(date +%s)
+  if bash "$suite"; then
+    printf 'suite %s: ok (%ss)\n' "$name" "$(( $(date +%s) - start ))"
+  else
+    printf 'suite %s: FAILED (%ss)\n' "$name" "$(( $(date +%s) - start ))"
+    failed+=("$name")
+  fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nFAILED: %s\n' "${failed[*]}"
+  exit 1
+fi
+printf '\nall test suites passed\n'
