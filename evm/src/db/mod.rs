@@ -1,0 +1,214 @@
+//! The chain database: one MDBX environment with typed tables (see [`tables`]).
+//!
+//! Reads go through [`DbTx`]; a block and everything derived from it (state, change sets,
+//! indices, trie nodes, consensus metadata) is written in one write transaction, so a crash
+//! leaves the database at the last fully committed block.
+
+pub mod chain;
+pub mod codec;
+pub mod models;
+pub mod tables;
+
+use codec::{Codec, CodecError};
+use signet_libmdbx::{
+    DatabaseFlags, Environment, EnvironmentFlags, Geometry, MdbxError, Mode, ReadError, RoSync,
+    RwSync, SyncMode, TransactionKind, WriteFlags, tx::Tx,
+};
+use std::{collections::HashMap, path::Path, sync::Arc};
+use tables::{Table, TABLE_NAMES};
+
+pub use chain::head_state_root;
+
+/// The largest size the database may grow to. MDBX reserves address space, not disk.
+pub const DB_SIZE_MAX_BYTES: usize = 4 << 40;
+/// Growth step of the data file.
+const DB_GROWTH_STEP_BYTES: isize = 256 << 20;
+
+/// A database failure. Corruption and environment errors are fatal for a replica.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// MDBX itself failed (disk full, permissions, corrupt file).
+    #[error("mdbx: {0}")]
+    Mdbx(#[from] MdbxError),
+    /// MDBX failed while reading.
+    #[error("mdbx read: {0}")]
+    Read(#[from] ReadError),
+    /// A stored key or value does not decode.
+    #[error("table {table}: {source}")]
+    Codec {
+        /// The table.
+        table: &'static str,
+        /// What went wrong.
+        source: CodecError,
+    },
+    /// Something that must be there is not: the database is inconsistent.
+    #[error("database inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// An open chain database. Cheap to clone; all clones share the environment.
+#[derive(Debug, Clone)]
+pub struct ChainDb {
+    env: Environment,
+    tables: Arc<HashMap<&'static str, signet_libmdbx::Database>>,
+}
+
+impl ChainDb {
+    /// Opens (creating if needed) the database in directory `path`.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| DbError::Inconsistent(format!("cannot create {}: {e}", path.display())))?;
+        let mut builder = Environment::builder();
+        builder
+            .set_max_dbs(TABLE_NAMES.len() + 4)
+            .set_max_readers(256u64)
+            .set_flags(EnvironmentFlags {
+                mode: Mode::ReadWrite { sync_mode: SyncMode::Durable },
+                no_rdahead: true,
+                coalesce: true,
+                ..Default::default()
+            })
+            .set_geometry(Geometry {
+                size: Some(0..DB_SIZE_MAX_BYTES),
+                growth_step: Some(DB_GROWTH_STEP_BYTES),
+                shrink_threshold: None,
+                page_size: None,
+            });
+        let env = builder.open(path)?;
+        let mut tables = HashMap::new();
+        let tx = env.begin_rw_sync()?;
+        for name in TABLE_NAMES {
+            tables.insert(*name, tx.create_db(Some(name), DatabaseFlags::empty())?);
+        }
+        tx.commit()?;
+        Ok(Self { env, tables: Arc::new(tables) })
+    }
+
+    /// Starts a read transaction: a consistent snapshot at the last commit.
+    pub fn read(&self) -> Result<DbTx<RoSync>, DbError> {
+        Ok(DbTx { tx: self.env.begin_ro_sync()?, tables: self.tables.clone() })
+    }
+
+    /// Starts the (single) write transaction.
+    pub fn write(&self) -> Result<DbTx<RwSync>, DbError> {
+        Ok(DbTx { tx: self.env.begin_rw_sync()?, tables: self.tables.clone() })
+    }
+}
+
+/// A transaction over the typed tables.
+#[derive(Debug)]
+pub struct DbTx<K: TransactionKind> {
+    tx: Tx<K>,
+    tables: Arc<HashMap<&'static str, signet_libmdbx::Database>>,
+}
+
+/// A read-only transaction.
+pub type ReadTx = DbTx<RoSync>;
+/// The read-write transaction.
+pub type WriteTx = DbTx<RwSync>;
+
+fn decode<T: Codec>(table: &'static str, bytes: &[u8]) -> Result<T, DbError> {
+    T::decode(bytes).map_err(|source| DbError::Codec { table, source })
+}
+
+impl<K: TransactionKind> DbTx<K> {
+    fn handle<T: Table>(&self) -> Result<signet_libmdbx::Database, DbError> {
+        self.tables
+            .get(T::NAME)
+            .copied()
+            .ok_or_else(|| DbError::Inconsistent(format!("table {} not opened", T::NAME)))
+    }
+
+    /// Reads the value under `key`.
+    pub fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, DbError> {
+        let db = self.handle::<T>()?;
+        let raw: Option<std::borrow::Cow<'_, [u8]>> = self.tx.get(db.dbi(), &key.encode())?;
+        raw.map(|bytes| decode(T::NAME, &bytes)).transpose()
+    }
+
+    /// Visits entries in key order starting at the first key >= `from`, until `visit`
+    /// returns `false` or the table ends.
+    pub fn walk<T: Table>(
+        &self,
+        from: &T::Key,
+        mut visit: impl FnMut(T::Key, T::Value) -> Result<bool, DbError>,
+    ) -> Result<(), DbError> {
+        let db = self.handle::<T>()?;
+        let mut cursor = self.tx.cursor(db)?;
+        let mut entry: Option<(Vec<u8>, Vec<u8>)> = cursor.set_range(&from.encode())?;
+        while let Some((k, v)) = entry {
+            if !visit(decode(T::NAME, &k)?, decode(T::NAME, &v)?)? {
+                break;
+            }
+            entry = cursor.next()?;
+        }
+        Ok(())
+    }
+
+    /// The entry with the largest key, if any.
+    pub fn last<T: Table>(&self) -> Result<Option<(T::Key, T::Value)>, DbError> {
+        let db = self.handle::<T>()?;
+        let mut cursor = self.tx.cursor(db)?;
+        let entry: Option<(Vec<u8>, Vec<u8>)> = cursor.last()?;
+        entry.map(|(k, v)| Ok((decode(T::NAME, &k)?, decode(T::NAME, &v)?))).transpose()
+    }
+}
+
+impl DbTx<RwSync> {
+    /// Writes `value` under `key`, replacing what was there.
+    pub fn put<T: Table>(&self, key: &T::Key, value: &T::Value) -> Result<(), DbError> {
+        let db = self.handle::<T>()?;
+        self.tx.put(db, key.encode(), value.encode(), WriteFlags::empty())?;
+        Ok(())
+    }
+
+    /// Removes `key`; absent keys are fine.
+    pub fn delete<T: Table>(&self, key: &T::Key) -> Result<(), DbError> {
+        let db = self.handle::<T>()?;
+        self.tx.del(db, key.encode(), None)?;
+        Ok(())
+    }
+
+    /// Commits everything written in this transaction atomically and durably.
+    pub fn commit(self) -> Result<(), DbError> {
+        self.tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::B256;
+    use tables::{CanonicalHashes, Meta};
+
+    #[test]
+    fn put_get_walk_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = ChainDb::open(dir.path()).unwrap();
+            let tx = db.write().unwrap();
+            for n in 0..10u64 {
+                tx.put::<CanonicalHashes>(&n, &B256::with_last_byte(n as u8)).unwrap();
+            }
+            tx.put::<Meta>(&b"k".to_vec(), &b"v".to_vec()).unwrap();
+            tx.commit().unwrap();
+            // An uncommitted write is lost.
+            let tx = db.write().unwrap();
+            tx.put::<CanonicalHashes>(&99, &B256::ZERO).unwrap();
+            drop(tx);
+        }
+        let db = ChainDb::open(dir.path()).unwrap();
+        let tx = db.read().unwrap();
+        assert_eq!(tx.get::<CanonicalHashes>(&3).unwrap(), Some(B256::with_last_byte(3)));
+        assert_eq!(tx.get::<CanonicalHashes>(&99).unwrap(), None);
+        let mut seen = vec![];
+        tx.walk::<CanonicalHashes>(&5, |k, _| {
+            seen.push(k);
+            Ok(k < 7)
+        })
+        .unwrap();
+        assert_eq!(seen, vec![5, 6, 7]);
+        assert_eq!(tx.last::<CanonicalHashes>().unwrap().map(|e| e.0), Some(9));
+    }
+}

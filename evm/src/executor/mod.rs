@@ -1,0 +1,12 @@
+//! Block execution with revm through alloy-evm's Ethereum block executor, and what follows
+//! from it: receipts, the post-state and the roots that seal a header.
+//!
+//! - [`block`]: execute a list of transactions on top of the database's head.
+//! - [`post_state`]: turn revm's bundle into trie updates and a new state root.
+//! - [`persist`]: write an executed block and everything derived from it in one transaction.
+
+pub mod block;
+pub mod persist;
+pub mod post_state;
+
+pub use block::{execute_block, BlockEnvInput, Executed, ExecuteError, InvalidTxPolicy};

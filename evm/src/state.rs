@@ -1,0 +1,123 @@
+//! revm's view of the chain database: accounts, storage, code and block hashes, either at
+//! the head (plain state) or as they were after any past block (change sets and history
+//! indices).
+
+use crate::db::{
+    models::{AddressBlock, BlockAddress, BlockStorageKey, StorageBlock, StorageKey, StoredAccount},
+    tables::{AccountChangeSets, AccountHistory, Accounts, Bytecodes, CanonicalHashes, Storage, StorageChangeSets, StorageHistory},
+    DbError, DbTx,
+};
+use alloy_primitives::{Address, B256, U256};
+use revm::{
+    bytecode::Bytecode,
+    database_interface::{DBErrorMarker, DatabaseRef},
+    primitives::KECCAK_EMPTY,
+    state::AccountInfo,
+};
+use signet_libmdbx::TransactionKind;
+
+/// A database failure seen by revm; execution stops.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StateError(#[from] pub DbError);
+
+impl DBErrorMarker for StateError {}
+
+/// Which state to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateAt {
+    /// The head: plain state.
+    Head,
+    /// After this block was executed.
+    Block(u64),
+}
+
+/// Reads state from a transaction.
+#[derive(Debug)]
+pub struct StateReader<'a, K: TransactionKind> {
+    tx: &'a DbTx<K>,
+    at: StateAt,
+}
+
+impl<'a, K: TransactionKind> StateReader<'a, K> {
+    /// A reader over `tx`. For a past block, `at` must not be above the head.
+    pub fn new(tx: &'a DbTx<K>, at: StateAt) -> Self {
+        Self { tx, at }
+    }
+
+    /// The stored account (with its storage root) at the chosen state.
+    pub fn account(&self, address: Address) -> Result<Option<StoredAccount>, DbError> {
+        let StateAt::Block(block) = self.at else {
+            return self.tx.get::<Accounts>(&address);
+        };
+        // The first change after `block` recorded the value the account had at `block`.
+        let mut changed_at = None;
+        self.tx.walk::<AccountHistory>(&AddressBlock { address, block: block + 1 }, |key, ()| {
+            if key.address == address {
+                changed_at = Some(key.block);
+            }
+            Ok(false)
+        })?;
+        match changed_at {
+            None => self.tx.get::<Accounts>(&address),
+            Some(changed) => {
+                let before = self.tx.get::<AccountChangeSets>(&BlockAddress { block: changed, address })?;
+                before.map(|b| b.0).ok_or_else(|| {
+                    DbError::Inconsistent(format!("history names block {changed} for {address} but no change set"))
+                })
+            }
+        }
+    }
+
+    /// A storage value at the chosen state (zero when unset).
+    pub fn storage(&self, address: Address, slot: B256) -> Result<U256, DbError> {
+        let StateAt::Block(block) = self.at else {
+            return Ok(self.tx.get::<Storage>(&StorageKey { address, slot })?.unwrap_or_default());
+        };
+        let mut changed_at = None;
+        self.tx.walk::<StorageHistory>(&StorageBlock { address, slot, block: block + 1 }, |key, ()| {
+            if key.address == address && key.slot == slot {
+                changed_at = Some(key.block);
+            }
+            Ok(false)
+        })?;
+        match changed_at {
+            None => Ok(self.tx.get::<Storage>(&StorageKey { address, slot })?.unwrap_or_default()),
+            Some(changed) => self
+                .tx
+                .get::<StorageChangeSets>(&BlockStorageKey { block: changed, address, slot })?
+                .ok_or_else(|| {
+                    DbError::Inconsistent(format!("history names block {changed} for {address}/{slot} but no change set"))
+                }),
+        }
+    }
+
+    /// Contract code by hash.
+    pub fn code(&self, code_hash: B256) -> Result<Option<Bytecode>, DbError> {
+        if code_hash == KECCAK_EMPTY {
+            return Ok(Some(Bytecode::default()));
+        }
+        Ok(self.tx.get::<Bytecodes>(&code_hash)?.map(|c| c.bytecode()))
+    }
+}
+
+impl<K: TransactionKind> DatabaseRef for StateReader<'_, K> {
+    type Error = StateError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, StateError> {
+        Ok(self.account(address)?.map(|a| a.info()))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, StateError> {
+        self.code(code_hash)?
+            .ok_or_else(|| StateError(DbError::Inconsistent(format!("missing bytecode {code_hash}"))))
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, StateError> {
+        Ok(self.storage(address, B256::from(index))?)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, StateError> {
+        Ok(self.tx.get::<CanonicalHashes>(&number)?.unwrap_or_default())
+    }
+}

@@ -1,0 +1,24 @@
+//! The Merkle-Patricia state: account and storage tries whose nodes live in the
+//! `TrieNodes` table, keyed by hash.
+//!
+//! A block's new state root is computed from the accounts and slots it changed only
+//! ([`state_root`]): the paths to those leaves are loaded, updated and re-hashed; the rest
+//! of the trie is referenced by the hashes already stored. Nodes are content-addressed and
+//! never deleted, so every past root stays readable and provable ([`proof`]).
+
+pub mod mpt;
+pub mod proof;
+pub mod state_root;
+
+pub use mpt::{NodeSource, Trie, TrieError};
+pub use state_root::{AccountUpdate, StateRootOutput, compute_state_root};
+
+use crate::db::{tables::TrieNodes, DbTx};
+use alloy_primitives::B256;
+use signet_libmdbx::TransactionKind;
+
+impl<K: TransactionKind> NodeSource for DbTx<K> {
+    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+        self.get::<TrieNodes>(hash).map_err(|e| TrieError::Store(e.to_string()))
+    }
+}

@@ -1,0 +1,1 @@
+//! Merkle proofs for eth_getProof (filled in with the RPC).
