@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything the client scenarios need, offline from the registries only: the pinned
+# npm packages (npm ci from package-lock.json), the web3.py venv (pinned requirements), and
+# compiles contracts/ with npm's solcjs for ethers/viem/web3.py and with Hardhat's own build.
+# Idempotent; caches live where CI points them (npm_config_cache, PIP_CACHE_DIR).
+#
+# Env: STELE_CI_CACHE (default /var/tmp/stele-ci-cache), STELE_WEB3PY_VENV (default
+# $STELE_CI_CACHE/venv-web3py), STELE_SKIP_NPM_CI=1 to keep an existing node_modules.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${STELE_CI_CACHE:-/var/tmp/stele-ci-cache}"
+venv="${STELE_WEB3PY_VENV:-$cache/venv-web3py}"
+export npm_config_cache="${npm_config_cache:-$cache/npm}"
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$cache/pip}"
+mkdir -p "$cache" "$npm_config_cache" "$PIP_CACHE_DIR"
+t() { local s=$(date +%s); "$@"; echo "  ($(( $(date +%s) - s ))s: $*)"; }
+
+cd "$here"
+if [ "${STELE_SKIP_NPM_CI:-0}" != 1 ] || [ ! -d node_modules ]; then
+  echo "==> npm ci (ethers, viem, hardhat, foundry, solc; pinned by package-lock.json)"
+  t npm ci --no-audit --no-fund --loglevel=error
+fi
+# The Foundry binaries and Hardhat's native EDR arrive as platform packages; fail early if not.
+for f in node_modules/@foundry-rs/cast-linux-amd64/bin/cast node_modules/@foundry-rs/forge-linux-amd64/bin/forge \
+         node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil node_modules/node22/bin/node \
+         node_modules/@nomicfoundation/edr-linux-x64-gnu/package.json; do
+  [ -e "$f" ] || { echo "setup: $f missing after npm ci" >&2; exit 1; }
+done
+
+echo "==> web3.py venv at $venv"
+req_hash="$(sha256sum web3py/requirements.txt | cut -c1-16)"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.stele-req" 2>/dev/null)" != "$req_hash" ]; then
+  rm -rf "$venv"
+  t python3 -m venv "$venv"
+  t "$venv/bin/pip" install --quiet --disable-pip-version-check -r web3py/requirements.txt
+  echo "$req_hash" > "$venv/.stele-req"
+fi
+
+echo "==> compile contracts (solcjs $(node -p 'require("./node_modules/solc/package.json").version'))"
+t node contracts/build.mjs
+(cd hardhat && t ../node_modules/node22/bin/node ../node_modules/hardhat/dist/src/cli.js build --quiet)
+echo "setup done"
