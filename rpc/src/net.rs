@@ -1,0 +1,46 @@
+//! The `net_` namespace: `net_version` (the decimal chain id: wallets that signed with it
+//! broke when it differed, jsonrpc.md pitfall 8), `net_listening` and `net_peerCount`,
+//! answered from the node through [`NodeInfo`].
+
+use std::sync::Arc;
+
+use alloy_primitives::U64;
+use jsonrpsee::{RpcModule, types::ErrorObjectOwned};
+
+use crate::{api::NodeInfo, error::ModuleError};
+
+/// The `net_` methods as a module, reading live values from `node` on every call.
+pub fn module(node: Arc<dyn NodeInfo>) -> Result<RpcModule<Arc<dyn NodeInfo>>, ModuleError> {
+    let mut module = RpcModule::new(node);
+    module.register_method("net_version", |_, node, _| {
+        Ok::<_, ErrorObjectOwned>(node.chain_id().to_string())
+    })?;
+    module.register_method("net_listening", |_, node, _| Ok::<_, ErrorObjectOwned>(node.listening()))?;
+    // A hex quantity, as geth answers (`"0x3"`), not a JSON number.
+    module.register_method("net_peerCount", |_, node, _| {
+        Ok::<_, ErrorObjectOwned>(U64::from(node.peer_count()))
+    })?;
+    Ok(module)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::StaticNodeInfo;
+
+    #[tokio::test]
+    async fn answers_from_node_info() {
+        let node: Arc<dyn NodeInfo> =
+            Arc::new(StaticNodeInfo { chain_id: 1337, peer_count: 3, listening: true });
+        let module = module(node).unwrap();
+        let version: String = module.call("net_version", jsonrpsee::rpc_params![]).await.unwrap();
+        assert_eq!(version, "1337");
+        let (raw, _) = module
+            .raw_json_request(r#"{"jsonrpc":"2.0","id":1,"method":"net_peerCount"}"#, 1)
+            .await
+            .unwrap();
+        assert!(raw.get().contains(r#""result":"0x3""#), "{}", raw.get());
+        let listening: bool = module.call("net_listening", jsonrpsee::rpc_params![]).await.unwrap();
+        assert!(listening);
+    }
+}
