@@ -17,11 +17,14 @@ use crate::{
 use alloy_consensus::{
     proofs::{calculate_ommers_root, calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root},
     transaction::SignerRecoverable,
-    Block, Header, TxEnvelope, TxReceipt,
+    Block, Header, TxEnvelope,
 };
 use alloy_primitives::{Bloom, B256};
 use alloy_rlp::Decodable;
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 /// Why an import stopped.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +143,7 @@ fn check<T: PartialEq + std::fmt::Debug>(block: u64, field: &'static str, expect
 /// empty. Blocks already present are checked by hash and skipped, so a second run resumes.
 pub fn import_chain(
     db: &ChainDb,
-    spec: &ChainSpec,
+    spec: &Arc<ChainSpec>,
     bytes: &[u8],
     mut on_progress: impl FnMut(&ImportProgress),
 ) -> Result<ImportSummary, ImportError> {
@@ -154,12 +157,14 @@ pub fn import_chain(
         let hash = import_block(db, spec, block, &mut summary)?;
         summary.head_number = block.header.number;
         summary.head_hash = hash;
-        if last_report.elapsed() >= Duration::from_secs(1) {
+        if last_report.elapsed() >= Duration::from_secs(1) && block.header.number != last {
             last_report = Instant::now();
             on_progress(&ImportProgress { block: block.header.number, last, imported: summary.imported, elapsed: started.elapsed() });
         }
     }
-    on_progress(&ImportProgress { block: summary.head_number, last, imported: summary.imported, elapsed: started.elapsed() });
+    if !blocks.is_empty() {
+        on_progress(&ImportProgress { block: summary.head_number, last, imported: summary.imported, elapsed: started.elapsed() });
+    }
     if let Some(err) = decode_error {
         return Err(err);
     }
@@ -171,7 +176,7 @@ pub fn import_chain(
 }
 
 /// Executes, verifies and commits one block. Returns its hash.
-fn import_block(db: &ChainDb, spec: &ChainSpec, block: &Block<TxEnvelope>, summary: &mut ImportSummary) -> Result<B256, ImportError> {
+fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelope>, summary: &mut ImportSummary) -> Result<B256, ImportError> {
     let header = &block.header;
     let number = header.number;
     let hash = header.hash_slow();
@@ -208,7 +213,7 @@ fn import_block(db: &ChainDb, spec: &ChainSpec, block: &Block<TxEnvelope>, summa
     check(number, "sha3Uncles", header.ommers_hash, calculate_ommers_root(&block.body.ommers))?;
     check(number, "withdrawalsRoot", header.withdrawals_root, block.body.withdrawals.as_ref().map(|w| calculate_withdrawals_root(w)))?;
     check(number, "gasUsed", header.gas_used, executed.gas_used)?;
-    let bloom = executed.receipts.iter().fold(Bloom::ZERO, |acc, r| acc | *r.bloom_ref());
+    let bloom = executed.receipts.iter().fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
     check(number, "logsBloom", header.logs_bloom, bloom)?;
     check(number, "receiptsRoot", header.receipts_root, calculate_receipt_root(&executed.receipts))?;
     if header.blob_gas_used.is_some() {

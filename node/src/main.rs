@@ -1,1 +1,8 @@
-fn main(){}
+//! The `stele` command: one binary for every role (see `stele --help`).
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::run()
+}

@@ -18,13 +18,13 @@ use alloy_eips::{eip4895::Withdrawal, eip7685::Requests};
 use alloy_evm::{
     block::{BlockExecutionError, BlockExecutor, BlockExecutorFactory, BlockValidationError},
     eth::{EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory, receipt_builder::AlloyReceiptBuilder},
-    EvmEnv, EvmFactory,
+    Evm, EvmEnv, EvmFactory,
 };
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::B256;
 use revm::database::{states::bundle_state::BundleRetention, BundleState, State};
 use signet_libmdbx::TransactionKind;
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 /// What to do with a transaction that is invalid at its point in the block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ fn is_transaction_fault(err: &BlockExecutionError) -> bool {
 /// read through `tx`. Nothing is written.
 pub fn execute_block<K: TransactionKind>(
     tx: &DbTx<K>,
-    spec: &ChainSpec,
+    spec: &Arc<ChainSpec>,
     input: &BlockEnvInput<'_>,
     transactions: &[Recovered<&TxEnvelope>],
     policy: InvalidTxPolicy,
@@ -119,8 +119,8 @@ pub fn execute_block<K: TransactionKind>(
     let number = header.number;
     let reader = StateReader::new(tx, StateAt::Head);
     let mut state = State::builder().with_database_ref(reader).with_bundle_update().build();
-    let env = EvmEnv::for_eth_block(header, spec, spec.chain_id, spec.blob_params_at(header.timestamp));
-    let factory = EthBlockExecutorFactory::new(AlloyReceiptBuilder::default(), spec, EthEvmFactory::default());
+    let env = EvmEnv::for_eth_block(header, &**spec, spec.chain_id, spec.blob_params_at(header.timestamp));
+    let factory = EthBlockExecutorFactory::new(AlloyReceiptBuilder::default(), spec.clone(), EthEvmFactory::default());
     // Before Byzantium a receipt carries the state root after its transaction instead of
     // a status, so the root is computed after every transaction.
     let intermediate_roots = !spec.is_byzantium_active_at_block(number);
@@ -179,7 +179,9 @@ pub fn execute_block<K: TransactionKind>(
     let mut receipts = receipts;
     if intermediate_roots {
         for (receipt, root) in receipts.iter_mut().zip(roots) {
-            receipt.as_receipt_mut().status = Eip658Value::PostState(root);
+            if let Some(with_bloom) = receipt.as_receipt_with_bloom_mut() {
+                with_bloom.receipt.status = Eip658Value::PostState(root);
+            }
         }
     }
     Ok(Executed { receipts, included, skipped, gas_used, blob_gas_used, requests, bundle })

@@ -19,7 +19,7 @@ use crate::{
     },
     trie::StateRootOutput,
 };
-use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope, TxReceipt};
+use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
 use alloy_trie::EMPTY_ROOT_HASH;

@@ -1,0 +1,415 @@
+//! `Replica`: the sans-IO SBFT state machine and its one entry point,
+//! `handle(now, Input) -> Vec<Output>`.
+//!
+//! The protocol logic lives in sibling files, each an `impl Replica` block with one job:
+//! `slot` (pre-prepare, votes, commits), `collector` (C- and E-collectors), `proposer`
+//! (batching, time service, path controller), `view_change`, `checkpoint` (window, GC, state
+//! transfer) and `catchup` (status and retransmission). This file owns construction,
+//! dispatch, persistence barriers and the tick.
+
+use crate::crypto::CryptoTr;
+use crate::input::Input;
+use crate::message::{CommitKind, CommitPath, Message, Tx};
+use crate::output::{Event, Output, PersistId, TimerKind};
+use crate::params::Params;
+use crate::persist::{Durable, PersistRecord};
+use crate::safety::NewViewPlan;
+use crate::slot::Slot;
+use crate::types::{Digest, ReplicaId, SeqNum, Tick, ViewNum};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+/// Timeouts and bounds of one replica. Defaults suit a LAN cluster; the simulator shrinks them.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Cluster parameters.
+    pub params: Params,
+    /// This replica.
+    pub id: ReplicaId,
+    /// K: checkpoint every K sequence numbers; the window is 2K.
+    pub checkpoint_interval_seqs: u64,
+    /// Period of the internal tick.
+    pub tick_ms: u64,
+    /// A collector with 2f+c+1 but not 3f+c+1 shares switches to the slow path after this.
+    pub slow_path_timeout_ms: u64,
+    /// No commit for `empty_block_interval_ms + commit_timeout_ms` → complain.
+    pub commit_timeout_ms: u64,
+    /// First view-change timeout; doubles with each consecutive failed view change.
+    pub view_change_timeout_ms: u64,
+    /// The view-change timeout doubles at most this many times.
+    pub view_change_backoff_max_exp: u32,
+    /// A held transaction not proposed within this → censorship complaint.
+    pub censorship_timeout_ms: u64,
+    /// Idle blocks: the primary proposes an empty block this often (sbft.md decision 8).
+    pub empty_block_interval_ms: u64,
+    /// Time service: reject proposals whose timestamp is further than this from our clock.
+    pub timestamp_skew_max_ms: u64,
+    /// A stuck replica asks for help (status) at most this often.
+    pub status_interval_ms: u64,
+    /// Batch bound in bytes.
+    pub batch_bytes_max: u32,
+    /// Batch bound in gas.
+    pub batch_gas_max: u64,
+    /// Proposals in flight.
+    pub pipeline_max: u64,
+}
+
+impl Config {
+    /// Defaults for replica `id` of a cluster with `params`.
+    pub fn new(params: Params, id: ReplicaId) -> Self {
+        Self {
+            params,
+            id,
+            checkpoint_interval_seqs: crate::limits::CHECKPOINT_INTERVAL_SEQS,
+            tick_ms: 10,
+            slow_path_timeout_ms: 50,
+            commit_timeout_ms: 2_000,
+            view_change_timeout_ms: 2_000,
+            view_change_backoff_max_exp: 6,
+            censorship_timeout_ms: 5_000,
+            empty_block_interval_ms: 1_000,
+            timestamp_skew_max_ms: 2_000,
+            status_interval_ms: 200,
+            batch_bytes_max: crate::limits::BATCH_BYTES_MAX,
+            batch_gas_max: crate::limits::BATCH_GAS_MAX,
+            pipeline_max: crate::limits::PIPELINE_SEQS_MAX,
+        }
+    }
+    /// The window: backups accept sequence numbers up to stable + 2K.
+    pub fn window_seqs(&self) -> u64 {
+        2 * self.checkpoint_interval_seqs
+    }
+}
+
+/// Whether the replica works in a view or waits for its new-view message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Ordering in `view`.
+    Normal,
+    /// Sent a view-change message for `view`; waiting for the new view.
+    ViewChange,
+}
+
+/// A transaction waiting to be ordered.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingTx {
+    pub(crate) tx: Tx,
+    pub(crate) seen_at: Tick,
+}
+
+/// One SBFT replica. See the crate docs for how to drive it.
+#[derive(Debug)]
+pub struct Replica {
+    pub(crate) cfg: Config,
+    pub(crate) crypto: Arc<dyn CryptoTr>,
+    pub(crate) now: Tick,
+    pub(crate) out: Vec<Output>,
+    // --- durable state and persistence barrier ---
+    pub(crate) durable: Durable,
+    pub(crate) next_persist: u64,
+    pub(crate) acked: u64,
+    pub(crate) held: VecDeque<(u64, Output)>,
+    // --- view ---
+    pub(crate) view: ViewNum,
+    pub(crate) mode: Mode,
+    pub(crate) plan: Option<NewViewPlan>,
+    pub(crate) view_entered_at: Tick,
+    pub(crate) failed_view_changes: u32,
+    pub(crate) complaints: BTreeMap<ReplicaId, ViewNum>,
+    pub(crate) complained_in: Option<ViewNum>,
+    pub(crate) view_changes: BTreeMap<ReplicaId, crate::message::ViewChange>,
+    // --- ordering ---
+    pub(crate) slots: BTreeMap<SeqNum, Slot>,
+    pub(crate) committed_upto: SeqNum,
+    pub(crate) last_commit_at: Tick,
+    pub(crate) seen_seq_max: SeqNum,
+    // --- proposer ---
+    pub(crate) next_seq: SeqNum,
+    pub(crate) last_proposal_at: Tick,
+    pub(crate) last_timestamp_ms: u64,
+    pub(crate) path: CommitPath,
+    pub(crate) path_slow_until: SeqNum,
+    pub(crate) recent_kinds: VecDeque<CommitKind>,
+    pub(crate) pending: BTreeMap<Digest, PendingTx>,
+    pub(crate) pending_order: BTreeSet<(Tick, Digest)>,
+    pub(crate) recent_committed_txs: BTreeMap<Digest, SeqNum>,
+    // --- execution, finality, checkpoints ---
+    pub(crate) exec_requested: SeqNum,
+    pub(crate) executed: SeqNum,
+    pub(crate) executed_hashes: BTreeMap<SeqNum, Digest>,
+    pub(crate) exec_shares: BTreeMap<SeqNum, BTreeMap<ReplicaId, (Digest, crate::crypto::Signature)>>,
+    pub(crate) finality_sent: BTreeSet<SeqNum>,
+    pub(crate) pending_finality: BTreeMap<SeqNum, crate::message::StateCert>,
+    pub(crate) finalized: BTreeSet<SeqNum>,
+    pub(crate) checkpoints: BTreeMap<SeqNum, BTreeMap<ReplicaId, (Digest, crate::crypto::Signature)>>,
+    pub(crate) pending_stable: BTreeMap<SeqNum, crate::message::StateCert>,
+    pub(crate) transfer: Option<crate::message::StateCert>,
+    pub(crate) executed_timestamp_ms: u64,
+    pub(crate) last_status_at: Tick,
+    pub(crate) started: bool,
+}
+
+impl Replica {
+    /// A fresh replica at genesis.
+    pub fn new(cfg: Config, crypto: Arc<dyn CryptoTr>) -> Self {
+        Self::restore(cfg, crypto, Durable::default(), SeqNum::new(0), Tick::from_ms(0))
+    }
+
+    /// A replica restarted from what it persisted (`durable`, the fold of its records) and
+    /// from its chain, which holds every block up to `executed`.
+    pub fn restore(cfg: Config, crypto: Arc<dyn CryptoTr>, durable: Durable, executed: SeqNum, now: Tick) -> Self {
+        assert_eq!(crypto.id(), cfg.id, "crypto instance belongs to another replica");
+        assert!(cfg.params.n() <= usize::from(crate::limits::REPLICAS_MAX));
+        let stable = durable.stable_seq();
+        assert!(executed >= stable, "chain ({executed}) is behind the stable checkpoint ({stable})");
+        let view = durable.view;
+        let mut r = Self {
+            now,
+            out: Vec::new(),
+            next_persist: 0,
+            acked: 0,
+            held: VecDeque::new(),
+            view,
+            mode: if view == ViewNum::new(0) { Mode::Normal } else { Mode::ViewChange },
+            plan: None,
+            view_entered_at: now,
+            failed_view_changes: 0,
+            complaints: BTreeMap::new(),
+            complained_in: None,
+            view_changes: BTreeMap::new(),
+            slots: BTreeMap::new(),
+            committed_upto: executed,
+            last_commit_at: now,
+            seen_seq_max: executed,
+            next_seq: executed.next(),
+            last_proposal_at: now,
+            last_timestamp_ms: 0,
+            path: CommitPath::Fast,
+            path_slow_until: SeqNum::new(0),
+            recent_kinds: VecDeque::new(),
+            pending: BTreeMap::new(),
+            pending_order: BTreeSet::new(),
+            recent_committed_txs: BTreeMap::new(),
+            exec_requested: executed,
+            executed,
+            executed_hashes: BTreeMap::new(),
+            exec_shares: BTreeMap::new(),
+            finality_sent: BTreeSet::new(),
+            pending_finality: BTreeMap::new(),
+            finalized: BTreeSet::new(),
+            checkpoints: BTreeMap::new(),
+            pending_stable: BTreeMap::new(),
+            transfer: None,
+            executed_timestamp_ms: 0,
+            last_status_at: now,
+            started: false,
+            cfg,
+            crypto,
+            durable,
+        };
+        if let Some(nv) = r.durable.new_view.clone()
+            && nv.view == r.view
+        {
+            let plan = crate::safety::select(&r.cfg.params, &nv.view_changes);
+            r.install_plan(plan);
+            r.mode = Mode::Normal;
+        }
+        // Our own latest votes in this view bound where we may propose next.
+        for (s, (v, p)) in &r.durable.votes {
+            if *v == r.view {
+                r.next_seq = r.next_seq.max(s.next());
+                if let Some(ts) = p.timestamp_ms() {
+                    r.last_timestamp_ms = r.last_timestamp_ms.max(ts);
+                }
+            }
+        }
+        for p in r.durable.committed.values() {
+            if let Some(ts) = p.proposal.timestamp_ms() {
+                r.last_timestamp_ms = r.last_timestamp_ms.max(ts);
+            }
+        }
+        r.advance_committed();
+        r
+    }
+
+    /// Handles one input at logical time `now` and returns the effects to perform, in order.
+    pub fn handle(&mut self, now: Tick, input: Input) -> Vec<Output> {
+        let view_before = self.view;
+        self.now = self.now.max(now);
+        self.dispatch(input);
+        assert!(self.view >= view_before, "view went back: {view_before} -> {}", self.view);
+        assert!(self.executed <= self.exec_requested && self.exec_requested <= self.committed_upto.max(self.executed));
+        assert!(self.durable.view == self.view, "view not persisted");
+        std::mem::take(&mut self.out)
+    }
+
+    fn dispatch(&mut self, input: Input) {
+        match input {
+            Input::Start => {
+                self.started = true;
+                self.set_tick();
+                self.flush_execute();
+                self.try_propose();
+                if self.mode == Mode::ViewChange {
+                    self.send_view_change();
+                }
+            }
+            Input::Message { from, msg } => self.on_message(from, msg),
+            Input::ClientTx(tx) => {
+                if self.add_pending(tx.clone()) {
+                    self.broadcast(Message::Tx(tx));
+                    self.try_propose();
+                }
+            }
+            Input::Timer(TimerKind::Tick) => {
+                self.set_tick();
+                self.on_tick();
+            }
+            Input::Executed { seq, block_hash } => self.on_executed(seq, block_hash),
+            Input::PersistAck(PersistId(id)) => self.on_persist_ack(id),
+            Input::StateTransferDone { seq, block_hash } => self.on_transfer_done(seq, block_hash),
+        }
+    }
+
+    fn on_message(&mut self, from: ReplicaId, msg: Message) {
+        if from.index() >= self.cfg.params.n() || from == self.cfg.id {
+            return;
+        }
+        match msg {
+            Message::Tx(tx) => {
+                self.add_pending(tx);
+                self.try_propose();
+            }
+            Message::PrePrepare(pp) => self.on_pre_prepare(from, pp),
+            Message::VoteShare(s) => self.on_vote_share(from, s),
+            Message::CommitShare(s) => self.on_commit_share(from, s),
+            Message::FastCommit(c) => self.on_commit_cert(from, CommitKind::Fast, c, None),
+            Message::SlowCommit(c) => self.on_commit_cert(from, CommitKind::Slow, c, None),
+            Message::Committed(p) => {
+                let p = *p;
+                self.on_commit_cert(from, p.kind, p.cert, Some(p.proposal))
+            }
+            Message::Prepare(c) => self.on_prepare(from, c),
+            Message::ExecShare(s) => self.on_exec_share(from, s),
+            Message::Finality(c) => self.on_finality(from, c),
+            Message::Checkpoint(s) => self.on_checkpoint(from, s),
+            Message::StableCheckpoint(c) => self.on_stable_checkpoint(from, c),
+            Message::Complaint(c) => self.on_complaint(from, c),
+            Message::ViewChange(vc) => self.on_view_change(from, *vc),
+            Message::NewView(nv) => self.on_new_view(from, *nv),
+            Message::Status(s) => self.on_status(from, s),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.collector_timeouts();
+        self.try_propose();
+        self.check_progress();
+        self.maybe_status();
+    }
+
+    fn set_tick(&mut self) {
+        let at = self.now.plus_ms(self.cfg.tick_ms);
+        self.out.push(Output::SetTimer { kind: TimerKind::Tick, at });
+    }
+
+    // --- accessors for the shell and the simulator ---
+
+    /// This replica's id.
+    pub fn id(&self) -> ReplicaId {
+        self.cfg.id
+    }
+    /// Current view.
+    pub fn view(&self) -> ViewNum {
+        self.view
+    }
+    /// Whether the replica works in its view or waits for a new view.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+    /// Every sequence number up to this one is committed here.
+    pub fn committed_upto(&self) -> SeqNum {
+        self.committed_upto
+    }
+    /// Last executed sequence number.
+    pub fn executed(&self) -> SeqNum {
+        self.executed
+    }
+    /// Last stable checkpoint.
+    pub fn stable_seq(&self) -> SeqNum {
+        self.durable.stable_seq()
+    }
+    /// The durable state as currently folded (equal to the shell's fold once acked).
+    pub fn durable(&self) -> &Durable {
+        &self.durable
+    }
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    /// Whether the replica is the primary of its view.
+    pub fn is_primary(&self) -> bool {
+        self.cfg.params.primary(self.view) == self.cfg.id
+    }
+
+    // --- output helpers ---
+
+    /// Applies `record` now and asks the shell to write it; later sends wait for its ack.
+    pub(crate) fn persist(&mut self, record: PersistRecord) {
+        self.durable.apply(&record);
+        self.next_persist += 1;
+        self.out.push(Output::Persist { id: PersistId(self.next_persist), record });
+    }
+
+    fn on_persist_ack(&mut self, id: u64) {
+        if id > self.next_persist {
+            return;
+        }
+        self.acked = self.acked.max(id);
+        while self.held.front().is_some_and(|(need, _)| *need <= self.acked) {
+            if let Some((_, o)) = self.held.pop_front() {
+                self.out.push(o);
+            }
+        }
+    }
+
+    fn emit_send(&mut self, o: Output) {
+        if self.acked < self.next_persist {
+            self.held.push_back((self.next_persist, o));
+        } else {
+            self.out.push(o);
+        }
+    }
+
+    pub(crate) fn send(&mut self, to: ReplicaId, msg: Message) {
+        if to == self.cfg.id {
+            return;
+        }
+        self.emit_send(Output::Send { to, msg });
+    }
+
+    pub(crate) fn broadcast(&mut self, msg: Message) {
+        self.emit_send(Output::Broadcast(msg));
+    }
+
+    pub(crate) fn event(&mut self, e: Event) {
+        self.out.push(Output::Event(e));
+    }
+
+    pub(crate) fn misbehavior(&mut self, m: crate::misbehavior::Misbehavior) {
+        self.event(Event::Misbehavior(m));
+    }
+
+    pub(crate) fn n(&self) -> usize {
+        self.cfg.params.n()
+    }
+
+    pub(crate) fn primary(&self) -> ReplicaId {
+        self.cfg.params.primary(self.view)
+    }
+
+    /// Highest sequence number a backup accepts now.
+    pub(crate) fn window_top(&self) -> SeqNum {
+        self.stable_seq().plus(self.cfg.window_seqs())
+    }
+}

@@ -1,0 +1,42 @@
+//! Command-line parsing and dispatch; one file per subcommand.
+
+mod import;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// stele: a permissioned Ethereum-compatible node with SBFT consensus.
+#[derive(Debug, Parser)]
+#[command(name = "stele", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Execute and verify every block of a chain file (concatenated RLP blocks).
+    Import(import::ImportArgs),
+}
+
+/// Parses the command line, runs the subcommand and maps its result to an exit code.
+pub(crate) fn run() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Import(args) => import::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
