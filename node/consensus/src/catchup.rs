@@ -57,11 +57,11 @@ impl Replica {
             {
                 let digest = p.digest();
                 let sig = self.crypto.sign(&vote_bytes(view, seq, &digest));
-                self.send_to_collectors(seq, Message::VoteShare(Share { view, seq, digest, sig }));
+                self.send_to_fallback_collectors(seq, Message::VoteShare(Share { view, seq, digest, sig }));
             }
             if let Some(cert) = self.slots.get(&seq).and_then(|s| s.prepared.clone()) {
                 let sig = self.crypto.sign(&commit_bytes(view, seq, &cert.digest));
-                self.send_to_collectors(seq, Message::CommitShare(Share { view, seq, digest: cert.digest, sig }));
+                self.send_to_fallback_collectors(seq, Message::CommitShare(Share { view, seq, digest: cert.digest, sig }));
             }
         }
     }

@@ -72,7 +72,7 @@ impl Replica {
             && seq <= self.window_top()
             && !self.durable.committed.contains_key(&seq)
             && seq > self.committed_upto
-            && self.is_c_collector(seq)
+            && (self.is_c_collector(seq) || self.is_primary())
     }
 
     pub(crate) fn on_vote_share(&mut self, from: ReplicaId, share: Share) {

@@ -127,13 +127,26 @@ impl Replica {
         let sig = self.crypto.sign(&vote_bytes(view, seq, &digest));
         let share = Share { view, seq, digest, sig };
         self.send_to_collectors(seq, crate::message::Message::VoteShare(share.clone()));
-        if self.cfg.params.c_collectors(seq, view).contains(&self.cfg.id) {
-            self.on_vote_share(self.cfg.id, share);
-        }
+        // Collectors (and the primary, the fallback collector) count their own share.
+        self.on_vote_share(self.cfg.id, share);
     }
 
     pub(crate) fn send_to_collectors(&mut self, seq: SeqNum, msg: crate::message::Message) {
         for c in self.cfg.params.c_collectors(seq, self.view) {
+            self.send(c, msg.clone());
+        }
+    }
+
+    /// Retransmission goes to the C-collectors and the primary: with c = 0 a single crashed
+    /// collector would otherwise stall its sequence numbers until a view change (concord's
+    /// slow path always runs through the primary; here the primary is only the fallback).
+    pub(crate) fn send_to_fallback_collectors(&mut self, seq: SeqNum, msg: crate::message::Message) {
+        let primary = self.primary();
+        let mut to = self.cfg.params.c_collectors(seq, self.view);
+        if !to.contains(&primary) {
+            to.push(primary);
+        }
+        for c in to {
             self.send(c, msg.clone());
         }
     }
@@ -208,9 +221,7 @@ impl Replica {
         let sig = self.crypto.sign(&commit_bytes(cert.view, seq, &cert.digest));
         let share = Share { view: cert.view, seq, digest: cert.digest, sig };
         self.send_to_collectors(seq, crate::message::Message::CommitShare(share.clone()));
-        if self.cfg.params.c_collectors(seq, self.view).contains(&self.cfg.id) {
-            self.on_commit_share(self.cfg.id, share);
-        }
+        self.on_commit_share(self.cfg.id, share);
     }
 
     /// A commit proof from any view: verify, then commit once we hold the body.

@@ -197,6 +197,7 @@ impl Replica {
         self.install_new_view(nv.clone(), plan);
         self.broadcast(Message::NewView(Box::new(nv)));
         self.reissue_restricted();
+        self.try_propose();
     }
 
     pub(crate) fn on_new_view(&mut self, from: ReplicaId, nv: NewView) {
@@ -217,6 +218,7 @@ impl Replica {
             self.event(Event::ViewChangeStarted(nv.view));
         }
         self.install_new_view(nv, plan);
+        self.try_propose();
     }
 
     fn install_new_view(&mut self, nv: NewView, plan: NewViewPlan) {
@@ -234,7 +236,6 @@ impl Replica {
         if let Some(cert) = stable {
             self.stable_checked(cert);
         }
-        self.try_propose();
     }
 
     /// Adopts a new-view plan (also on restore).
