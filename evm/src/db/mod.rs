@@ -5,6 +5,7 @@
 //! leaves the database at the last fully committed block.
 
 pub mod chain;
+pub mod check;
 pub mod codec;
 pub mod models;
 pub mod tables;

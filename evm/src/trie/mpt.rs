@@ -348,7 +348,8 @@ mod tests {
                 // Every key reads back through the stored nodes.
                 let reread = Trie::at(root);
                 for (k, v) in &model {
-                    prop_assert_eq!(reread.get(&store, k).unwrap().as_ref(), Some(v));
+                    let got = reread.get(&store, k).unwrap();
+                    prop_assert_eq!(got.as_ref(), Some(v));
                 }
             }
         }
