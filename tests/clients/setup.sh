@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs everything the client scenarios need, offline from the registries only: the pinned
-# npm packages (npm ci from package-lock.json), the web3.py venv (pinned requirements), and
+# Installs everything the client scenarios need, from the package registries only: the pinned
+# npm packages (package-lock.json), the web3.py venv (pinned requirements), and
 # compiles contracts/ with npm's solcjs for ethers/viem/web3.py and with Hardhat's own build.
 # Idempotent; caches live where CI points them (npm_config_cache, PIP_CACHE_DIR).
 #
 # Env: STELE_CI_CACHE (default /var/tmp/stele-ci-cache), STELE_WEB3PY_VENV (default
-# $STELE_CI_CACHE/venv-web3py), STELE_SKIP_NPM_CI=1 to keep an existing node_modules.
+# $STELE_CI_CACHE/venv-web3py).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${STELE_CI_CACHE:-/var/tmp/stele-ci-cache}"
@@ -16,9 +16,17 @@ mkdir -p "$cache" "$npm_config_cache" "$PIP_CACHE_DIR"
 t() { local s=$(date +%s); "$@"; echo "  ($(( $(date +%s) - s ))s: $*)"; }
 
 cd "$here"
-if [ "${STELE_SKIP_NPM_CI:-0}" != 1 ] || [ ! -d node_modules ]; then
-  echo "==> npm ci (ethers, viem, hardhat, foundry, solc; pinned by package-lock.json)"
-  t npm ci --no-audit --no-fund --loglevel=error
+# `npm install --no-save` with the committed lock rather than `npm ci`: the registry reachable
+# here lacks the macOS/Windows/arm builds that Hardhat's EDR lists as optional dependencies,
+# so the lock cannot name them and `npm ci` refuses it as "out of sync". The lock still pins
+# every installed version and integrity hash; a changed lock after install fails the setup.
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ "$(cat node_modules/.stele-lock-sum 2>/dev/null)" != "$lock_sum" ]; then
+  echo "==> npm install from package-lock.json (ethers, viem, hardhat, foundry, solc, node 22)"
+  t npm install --no-save --no-audit --no-fund --loglevel=error
+  [ "$(sha256sum package-lock.json | cut -d' ' -f1)" = "$lock_sum" ] || {
+    echo "setup: npm changed package-lock.json: the committed lock does not match package.json" >&2; exit 1; }
+  echo "$lock_sum" > node_modules/.stele-lock-sum
 fi
 # The Foundry binaries and Hardhat's native EDR arrive as platform packages; fail early if not.
 for f in node_modules/@foundry-rs/cast-linux-amd64/bin/cast node_modules/@foundry-rs/forge-linux-amd64/bin/forge \
