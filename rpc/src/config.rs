@@ -339,6 +339,7 @@ impl TryFrom<&RpcConfig> for ServerSettings {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -47,6 +47,7 @@ impl RpcModules {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::api::StaticNodeInfo;

@@ -24,6 +24,7 @@ pub fn module(node: Arc<dyn NodeInfo>) -> Result<RpcModule<Arc<dyn NodeInfo>>, M
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::api::StaticNodeInfo;

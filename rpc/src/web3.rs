@@ -47,6 +47,7 @@ pub fn module() -> Result<RpcModule<()>, ModuleError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -47,6 +47,7 @@ pub fn layer(policy: &CorsPolicy) -> CorsLayer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,7 +1,8 @@
 //! Body and time limits, the last HTTP layer before jsonrpsee: the request body is read
 //! here, under a byte limit and a time limit, so an oversized or endlessly slow upload is
 //! answered with a JSON-RPC error (geth's wording, HTTP 413/408) instead of reaching
-//! jsonrpsee, whose own refusal of a broken body stream is a bare 500.
+//! jsonrpsee, whose own refusal of a broken body stream is a bare 500. jsonrpsee's plain
+//! text 429 (too many requests in flight) is turned into a JSON-RPC error here too.
 
 use std::{
     future::Future,
@@ -17,7 +18,7 @@ use jsonrpsee::{server::HttpBody, types::ErrorObjectOwned};
 use tower::{Layer, Service};
 
 use super::{BoxError, json_rpc_error};
-use crate::error::{INVALID_REQUEST_CODE, request_timed_out, request_too_large};
+use crate::error::{INVALID_REQUEST_CODE, LIMIT_EXCEEDED_CODE, request_timed_out, request_too_large};
 
 /// Layer enforcing the body size and upload time limits.
 #[derive(Clone, Copy, Debug)]
@@ -109,7 +110,18 @@ where
                 Ok(Ok(collected)) => collected.to_bytes(),
             };
             let request = http::Request::from_parts(parts, HttpBody::new(Full::new(bytes)));
-            inner.call(request).await
+            let response = inner.call(request).await?;
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                // jsonrpsee's own refusal when `concurrent_requests_max` is reached is plain
+                // text; clients expect a JSON-RPC error object.
+                let error = ErrorObjectOwned::owned::<()>(
+                    LIMIT_EXCEEDED_CODE,
+                    "too many concurrent requests, retry later",
+                    None,
+                );
+                return Ok(json_rpc_error(StatusCode::TOO_MANY_REQUESTS, &error));
+            }
+            Ok(response)
         })
     }
 }

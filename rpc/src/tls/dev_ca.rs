@@ -314,6 +314,7 @@ fn restrict_key_mode(path: &Path) -> Result<(), TlsError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 

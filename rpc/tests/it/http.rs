@@ -162,3 +162,53 @@ async fn stop_closes_the_listener() {
     server.stop().await;
     assert!(tokio::net::TcpStream::connect(server.addr).await.is_err(), "still accepting after stop");
 }
+
+#[tokio::test]
+async fn chunked_oversized_body_is_refused_while_reading() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = TestServer::start_with(|c| c.limits.request_bytes_max = 1_024, |s| s).await;
+    let config = crate::common::client_config(&server.ca, Alpn::Http1, None);
+    let mut tls = crate::common::connect(server.addr, config).await.unwrap();
+    // No Content-Length: the limit can only be enforced while the body streams in.
+    let head = "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let chunk = "x".repeat(512);
+    for _ in 0..4 {
+        let framed = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+        if tls.write_all(framed.as_bytes()).await.is_err() {
+            break; // the server may already have answered and closed
+        }
+    }
+    let _ = tls.write_all(b"0\r\n\r\n").await;
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tls.read(&mut answer)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("content length too large"), "{text}");
+    assert_alive(&server).await;
+}
+
+#[tokio::test]
+async fn connection_limit_closes_extra_connections() {
+    let server = TestServer::start_with(|c| c.limits.connections_max = 2, |s| s).await;
+    let config = crate::common::client_config(&server.ca, Alpn::Http1, None);
+    let first = crate::common::connect(server.addr, config.clone()).await.unwrap();
+    let second = crate::common::connect(server.addr, config.clone()).await.unwrap();
+    let third = crate::common::connect(server.addr, config.clone()).await;
+    assert!(third.is_err(), "a third connection was served with connections_max = 2");
+    drop(first);
+    // The slot is released when the server notices the close.
+    let mut reconnected = None;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if let Ok(stream) = crate::common::connect(server.addr, config.clone()).await {
+            reconnected = Some(stream);
+            break;
+        }
+    }
+    let stream = reconnected.expect("slot never released");
+    let reply = crate::common::send_on(stream, Alpn::Http1, post(r#"{"jsonrpc":"2.0","id":1,"method":"net_listening"}"#)).await;
+    assert_eq!(reply.json()["result"], json!(true));
+    drop(second);
+}
