@@ -257,7 +257,8 @@ def shape_errors(got, want, path="$result"):
 
 
 def short(v, limit=160):
-    s = json.dumps(v, separators=(",", ":")) if not isinstance(v, str) or v.startswith("<") else json.dumps(v)
+    # "<missing>" / "<not expected>" markers print bare; real values print as JSON.
+    s = v if isinstance(v, str) and v in ("<missing>", "<not expected>") else json.dumps(v, separators=(",", ":"))
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
