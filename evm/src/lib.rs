@@ -14,6 +14,7 @@ pub mod db;
 pub mod executor;
 pub mod genesis;
 pub mod import;
+pub mod pool;
 pub mod state;
 pub mod trie;
 

@@ -6,7 +6,10 @@
 //! - [`persist`]: write an executed block and everything derived from it in one transaction.
 
 pub mod block;
+pub mod builder;
+pub mod call;
 pub mod persist;
 pub mod post_state;
 
 pub use block::{execute_block, BlockEnvInput, Executed, ExecuteError, InvalidTxPolicy};
+pub use builder::{build_and_commit, build_block, BlockRequest, BuildError, BuiltBlock};
