@@ -300,7 +300,7 @@ def main():
     except ValueError:
         reply = None
     ok = (isinstance(reply, list) and len(reply) == 1 and (err_of(reply[0]) or {}).get("code") == -32600
-          and (err_of(reply[0]) or {}).get("message") == "batch too large" and reply[0].get("id") == 1000)
+          and (err_of(reply[0]) or {}).get("message", "").startswith("batch too large") and reply[0].get("id") == 1000)
     chk.case(f"huge batch ({a.batch_limit + 1} calls)", ok,
              f"want [{{id:1000, error:-32600 'batch too large'}}], got HTTP {status} {b[:300]!r}")
     still_serving(chk, node, "huge batch", a.chain_id)
@@ -326,32 +326,43 @@ def main():
 
     # --- invalid transactions
     acct = dev_key(a.account)
-    base, _ = chain_fees(node)
-    for name, build, code, pattern in tx_cases(a.chain_id, acct, base):
+    try:
+        base, _ = chain_fees(node)
+    except (KeyError, TypeError, ValueError) as e:
+        # No chain state to build transactions from: every transaction case fails, loudly.
+        chk.case("tx: read chain state (eth_getBlockByNumber, eth_gasPrice)", False, f"{type(e).__name__}: {e}")
+        base = None
+    if base is not None:
+        for name, build, code, pattern in tx_cases(a.chain_id, acct, base):
+            try:
+                _, nr = node.call("eth_getTransactionCount", [acct.address, "pending"])
+                _, gp = chain_fees(node)
+                rawtx = build(int(nr["result"], 16), gp)
+            except (KeyError, TypeError, ValueError) as e:
+                chk.case(name, False, f"could not build the transaction: {type(e).__name__}: {e}")
+                continue
+            status, reply = node.call("eth_sendRawTransaction", [rawtx])
+            expect_error(chk, node, name, status, reply, code, pattern)
+            still_serving(chk, node, name, a.chain_id)
         _, nr = node.call("eth_getTransactionCount", [acct.address, "pending"])
         _, gp = chain_fees(node)
-        status, reply = node.call("eth_sendRawTransaction", [build(int(nr["result"], 16), gp)])
-        expect_error(chk, node, name, status, reply, code, pattern)
-        still_serving(chk, node, name, a.chain_id)
-    _, nr = node.call("eth_getTransactionCount", [acct.address, "pending"])
-    _, gp = chain_fees(node)
-    legacy = {"to": "0x" + "00" * 19 + "0b", "value": 1, "gas": 21000, "gasPrice": gp,
-              "nonce": int(nr["result"], 16), "chainId": a.chain_id}
-    # nonce too low: mine one valid transaction, then replay its nonce with other content.
-    status, reply = node.call("eth_sendRawTransaction", [raw_of(acct.sign_transaction(legacy))])
-    good = (reply or {}).get("result")
-    chk.case("tx: valid legacy transaction accepted", bool(good), json.dumps(reply)[:300])
-    if good:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            _, rc = node.call("eth_getTransactionReceipt", [good])
-            if rc.get("result"):
-                break
-            time.sleep(0.25)
-        chk.case("tx: valid legacy transaction mined", bool(rc.get("result")), "no receipt within 60 s")
-        status, reply = node.call("eth_sendRawTransaction", [raw_of(acct.sign_transaction({**legacy, "value": 2}))])
-        expect_error(chk, node, "tx: nonce too low", status, reply, -32000, r"^nonce too low")
-        still_serving(chk, node, "tx: nonce too low", a.chain_id)
+        legacy = {"to": "0x" + "00" * 19 + "0b", "value": 1, "gas": 21000, "gasPrice": gp,
+                  "nonce": int(nr["result"], 16), "chainId": a.chain_id}
+        # nonce too low: mine one valid transaction, then replay its nonce with other content.
+        status, reply = node.call("eth_sendRawTransaction", [raw_of(acct.sign_transaction(legacy))])
+        good = (reply or {}).get("result")
+        chk.case("tx: valid legacy transaction accepted", bool(good), json.dumps(reply)[:300])
+        if good:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                _, rc = node.call("eth_getTransactionReceipt", [good])
+                if rc.get("result"):
+                    break
+                time.sleep(0.25)
+            chk.case("tx: valid legacy transaction mined", bool(rc.get("result")), "no receipt within 60 s")
+            status, reply = node.call("eth_sendRawTransaction", [raw_of(acct.sign_transaction({**legacy, "value": 2}))])
+            expect_error(chk, node, "tx: nonce too low", status, reply, -32000, r"^nonce too low")
+            still_serving(chk, node, "tx: nonce too low", a.chain_id)
 
     # --- plaintext on the TLS port
     if node.tls:
