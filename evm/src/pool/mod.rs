@@ -1,7 +1,9 @@
-//! Transaction admission: checks a raw transaction against the head state before it may
-//! enter the pool. The pool itself (per-sender queues, replacement, eviction) lives with
-//! the RPC server that feeds it.
+//! Transaction admission ([`validate`]: checks against the head state) and the pool of
+//! valid transactions waiting for a block ([`pool`]: per-sender queues, replacement,
+//! limits).
 
+pub mod pool;
 pub mod validate;
 
+pub use pool::{Added, PoolConfig, PoolContent, PoolError, TxPool};
 pub use validate::{decode_raw_transaction, validate_transaction, TxError, ValidTransaction};
