@@ -23,6 +23,10 @@ START_TIMEOUT_S="${STELE_START_TIMEOUT_S:-120}"
 clients="$STELE_ROOT/tests/clients"
 export STELE_CI_CACHE="${STELE_CI_CACHE:-/var/tmp/stele-ci-cache}"
 export STELE_WEB3PY_VENV="${STELE_WEB3PY_VENV:-$STELE_CI_CACHE/venv-web3py}"
+# A node already listening there would make the suite wait for the wrong server.
+if python3 -c 'import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$PORT"; then
+  echo "port $PORT is already in use: stop that process or set the port variable at the top of $0"; exit 1
+fi
 node_pid=""
 cleanup() {
   if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
