@@ -87,22 +87,18 @@ impl Replica {
             match self.executed_hashes.get(&cert.seq) {
                 Some(h) if *h == cert.block_hash => self.make_stable(cert),
                 Some(_) => self.event(Event::ExecutionDiverged(cert.seq)),
-                None => {}
+                // Hash forgotten (restart): 2f+c+1 signers include an honest replica that
+                // executed the same committed prefix, which is deterministic.
+                None => self.make_stable(cert),
             }
             return;
         }
-        if cert.seq > self.committed_upto && cert.seq >= self.window_top() {
-            self.start_transfer(cert);
-        } else if cert.seq > self.committed_upto && self.behind_commits(cert.seq) {
+        if cert.seq > self.committed_upto {
+            // Peers forget commits at or below their stable checkpoint: fetch the state.
             self.start_transfer(cert);
         } else {
             self.pending_stable.insert(cert.seq, cert);
         }
-    }
-
-    /// Whether the commits between our position and `seq` may already be forgotten by peers.
-    fn behind_commits(&self, seq: SeqNum) -> bool {
-        seq.get() >= self.committed_upto.get() + self.cfg.checkpoint_interval_seqs
     }
 
     fn start_transfer(&mut self, cert: StateCert) {

@@ -63,3 +63,135 @@ fn scenarios_byzantine() {
 fn scenarios_time_service() {
     scenario_family("time_service/", 3);
 }
+
+/// The seed sweep: `chaos` (random Byzantine strategies ≤ f, adversaries, drops, duplicates,
+/// crashes at persistence points, skew, staggered starts) over (4,1,0), (6,1,1), (7,2,0).
+/// Split into shards so nextest runs them in parallel; 8 × 260 = 2,080 seeds.
+fn sweep(shard: u64) {
+    const PER_SHARD: u64 = 260;
+    let configs = [params(4, 1, 0), params(6, 1, 1), params(7, 2, 0)];
+    let chaos = sim::by_name("chaos").expect("chaos scenario");
+    for seed in shard * PER_SHARD..(shard + 1) * PER_SHARD {
+        let p = configs[(seed % 3) as usize];
+        run_or_panic((chaos.build)(p, seed));
+    }
+}
+
+#[test]
+fn seeds_shard_0() {
+    sweep(0);
+}
+#[test]
+fn seeds_shard_1() {
+    sweep(1);
+}
+#[test]
+fn seeds_shard_2() {
+    sweep(2);
+}
+#[test]
+fn seeds_shard_3() {
+    sweep(3);
+}
+#[test]
+fn seeds_shard_4() {
+    sweep(4);
+}
+#[test]
+fn seeds_shard_5() {
+    sweep(5);
+}
+#[test]
+fn seeds_shard_6() {
+    sweep(6);
+}
+#[test]
+fn seeds_shard_7() {
+    sweep(7);
+}
+
+#[test]
+fn replay_is_bit_for_bit() {
+    let chaos = sim::by_name("chaos").expect("chaos scenario");
+    for seed in [3, 17, 99] {
+        let a = run_or_panic((chaos.build)(params(6, 1, 1), seed));
+        let b = run_or_panic((chaos.build)(params(6, 1, 1), seed));
+        assert_eq!(a.audit, b.audit, "seed {seed} diverged");
+        assert_eq!(a.messages, b.messages);
+        assert_ne!(a.audit, 0);
+    }
+    let x = run_or_panic((chaos.build)(params(4, 1, 0), 1));
+    let y = run_or_panic((chaos.build)(params(4, 1, 0), 2));
+    assert_ne!(x.audit, y.audit, "different seeds should differ");
+}
+
+/// Crash a replica at each of its first persistence points, before and after the write.
+#[test]
+fn crash_at_every_persistence_point() {
+    use stele_consensus::sim::storage::CrashPoint;
+    use stele_consensus::ReplicaId;
+    for point in [CrashPoint::BeforeWrite, CrashPoint::AfterWrite] {
+        for k in 1..=120u64 {
+            for victim in [0u16, 2] {
+                let mut cfg = SimConfig::new("persistence/every_point", params(4, 1, 0), k);
+                cfg.end_ms = 3_000;
+                cfg.heal_ms = 1_000;
+                cfg.wire_roundtrip = true;
+                cfg.crash_at_persist.push((ReplicaId::new(victim), k, point, 150));
+                // A view change in the middle so view and new-view records are hit too.
+                cfg.faults.push((300, sim::Fault::Network(sim::network::Adversary::PrimaryIsolating(ReplicaId::new(0)))));
+                cfg.faults.push((900, sim::Fault::Network(sim::network::Adversary::Passive)));
+                run_or_panic(cfg);
+            }
+        }
+    }
+}
+
+#[test]
+fn healthy_cluster_commits_on_the_fast_path_only() {
+    for p in configs() {
+        let st = run_or_panic(SimConfig::new("commit_path/fast_default", p, 5));
+        assert_eq!(st.slow_commits, 0, "n={}", p.n());
+        assert_eq!(st.view_changes, 0, "n={}", p.n());
+        assert!(st.committed > 50, "n={} committed {}", p.n(), st.committed);
+        assert!(st.finalized > 0);
+    }
+}
+
+#[test]
+fn c_plus_1_down_switches_to_the_slow_path_without_view_change() {
+    let s = sim::by_name("commit_path/fast_to_slow_with_c_plus_1_down").expect("scenario");
+    for p in [params(6, 1, 1), params(7, 2, 0)] {
+        let st = run_or_panic((s.build)(p, 1));
+        assert!(st.slow_commits > 0, "n={}", p.n());
+        assert_eq!(st.view_changes, 0, "n={}: the path switch must not need a view change", p.n());
+    }
+}
+
+#[test]
+fn c_down_keeps_the_fast_path_with_threshold() {
+    let s = sim::by_name("commit_path/fast_with_threshold_c_down").expect("scenario");
+    let st = run_or_panic((s.build)(params(6, 1, 1), 1));
+    assert!(st.fast_commits > 0);
+    assert_eq!(st.view_changes, 0);
+}
+
+#[test]
+fn checkpoints_become_stable_and_isolated_replicas_use_state_transfer() {
+    let s = sim::by_name("partitioning/isolated_replica_state_transfer").expect("scenario");
+    let st = run_or_panic((s.build)(params(4, 1, 0), 1));
+    assert!(st.state_transfers > 0, "{st:?}");
+}
+
+#[test]
+fn a_few_runs_with_real_bls() {
+    for (p, name) in [(params(4, 1, 0), "commit_path/fast_default"), (params(6, 1, 1), "view_change/primary_down")] {
+        let s = sim::by_name(name).expect("scenario");
+        let mut cfg = (s.build)(p, 2);
+        cfg.crypto = sim::CryptoKind::Bls;
+        cfg.end_ms = 4_000;
+        cfg.tx_interval_ms = 100;
+        let st = run_or_panic(cfg);
+        assert!(st.committed > 5);
+    }
+}

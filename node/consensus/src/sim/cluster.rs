@@ -164,6 +164,8 @@ pub struct Stats {
     pub state_transfers: u64,
     /// Finality certificates accepted by honest replicas.
     pub finalized: u64,
+    /// Hash over every processed event (time, kind, target): equal for equal runs.
+    pub audit: u64,
     /// Sum over (seq, honest replica) of commit time − first proposal time, and its count.
     pub commit_latency_ms_sum: u64,
     /// Count for `commit_latency_ms_sum`.
@@ -219,6 +221,23 @@ pub struct Cluster {
     proposed_at: BTreeMap<SeqNum, u64>,
     steps: u64,
     trace: bool,
+}
+
+fn audit_mix(h: u64, at: u64, ev: &Ev) -> u64 {
+    let (kind, node, extra) = match ev {
+        Ev::Start(n) => (1, *n, 0),
+        Ev::Deliver { to, from, msg } => (2, *to, from.get() as u64 ^ (msg.kind().len() as u64) << 8),
+        Ev::Timer { node, inst, .. } => (3, *node, *inst as u64),
+        Ev::PersistAck { node, id, .. } => (4, *node, id.0),
+        Ev::Executed { node, seq, hash, .. } => (5, *node, seq.get() ^ u64::from(hash.0[0])),
+        Ev::Transfer { node, cert, .. } => (6, *node, cert.seq.get()),
+        Ev::ClientTx => (7, 0, 0),
+        Ev::Fault(_) => (8, 0, 0),
+        Ev::Heal => (9, 0, 0),
+    };
+    let mut x = h ^ at.rotate_left(17) ^ (kind << 56) ^ ((node as u64) << 40) ^ extra;
+    x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^ (x >> 29)
 }
 
 fn brief_msg(m: &Message) -> String {
@@ -303,6 +322,9 @@ impl Cluster {
             trace: std::env::var_os("STELE_SIM_TRACE").is_some(),
             cfg,
         };
+        if c.trace {
+            eprintln!("{:#?}", c.cfg);
+        }
         for i in 0..n {
             let at = c.cfg.start_ms.iter().find(|(r, _)| r.index() == i).map_or(0, |(_, t)| *t);
             c.push(at, Ev::Start(i));
@@ -340,6 +362,7 @@ impl Cluster {
             }
             self.now = at;
             self.steps += 1;
+            self.stats.audit = audit_mix(self.stats.audit, at, &ev);
             self.step(ev).map_err(|v| self.annotate(v))?;
         }
         self.now = self.cfg.end_ms;
@@ -352,13 +375,16 @@ impl Cluster {
 
     fn annotate(&self, v: Violation) -> Violation {
         Violation(format!(
-            "[{} seed={} t={}ms step={}] {}\n{}",
+            "[{} n={} f={} c={} seed={} t={}ms step={}] {}\n{}",
             self.cfg.name,
+            self.cfg.params.n(),
+            self.cfg.params.f(),
+            self.cfg.params.c(),
             self.cfg.seed,
             self.now,
             self.steps,
             v.0,
-            super::seed::replay_hint(&self.cfg.name, self.cfg.seed)
+            super::seed::replay_hint(&self.cfg.name, &self.cfg.params, self.cfg.seed)
         ))
     }
 

@@ -38,8 +38,11 @@ impl SimRng {
 }
 
 /// How to replay a failing run.
-pub fn replay_hint(scenario: &str, seed: u64) -> String {
+pub fn replay_hint(scenario: &str, params: &crate::params::Params, seed: u64) -> String {
     format!(
-        "replay: cargo run --release -p stele-consensus --example soak -- --scenario {scenario} --seed {seed}"
+        "replay: STELE_SIM_TRACE=1 cargo run --release -p stele-consensus --example soak -- --scenario {scenario} --config {},{},{} --seed {seed}",
+        params.n(),
+        params.f(),
+        params.c()
     )
 }
