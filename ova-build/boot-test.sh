@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Boot test of a built OVA under qemu (TCG), with the devices ESXi gives the VM: the OS and
+# data VMDKs from the OVA on a pvscsi controller, a vmxnet3 NIC, and the OVF environment on an
+# IDE CD-ROM (the `iso` transport), exactly as vCenter would attach it.
+#
+#   bash ova-build/boot-test.sh [OVA]
+#
+# Boot 1 (good properties): the configurator must log `stele-firstboot: applied:` with the
+#   replica id on the serial console, print the banner with the certificate fingerprint of the
+#   test certificate, and never print the private key. With STELE_BOOT_TEST_RPC=1 (once the
+#   node serves JSON-RPC) it must also answer eth_chainId over TLS on the forwarded port,
+#   presenting exactly the test certificate.
+# Boot 2 (rpc.port=80): the serial console must show the configuration error naming rpc.port,
+#   the configurator must not apply, and the forwarded port must serve nothing.
+#
+# The kernel and initrd are taken from the OVA's own ESP (direct kernel boot: Debian's OVMF
+# cannot boot from pvscsi, design note §4c). Env: BOOT_TIMEOUT (s, default 300), STELE_BUNDLE
+# (a bundle from `stele init --appliance`; default: a throwaway bundle made here).
+source "$(dirname "$0")/lib.sh"
+
+ova="${1:-$OVA_WORK/out/$OVA_NAME.ova}"
+[ -s "$ova" ] || die "no OVA at $ova (build it first: bash ova-build/build.sh)"
+timeout_s="${BOOT_TIMEOUT:-300}"
+command -v qemu-system-x86_64 >/dev/null || {
+    progress boot "installing qemu-system-x86 (bookworm-backports, keeps qemu-utils 10.0.2)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports qemu-system-x86 qemu-utils >/dev/null
+}
+for t in genisoimage openssl mcopy; do command -v "$t" >/dev/null || die "$t is missing (run ova-build/stages/00-tools.sh)"; done
+
+t="$(mktemp -d "${TMPDIR:-/tmp}/stele-boot.XXXXXX")"
+qemu_pid=""
+cleanup() {
+    if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then kill "$qemu_pid"; fi
+    [ -n "${KEEP_BOOT_DIR:-}" ] || rm -rf "$t"
+}
+trap cleanup EXIT
+
+progress boot "unpacking $(basename "$ova")"
+tar -xf "$ova" -C "$t"
+os_vmdk=$(ls "$t"/*-os.vmdk)
+data_vmdk=$(ls "$t"/*-data.vmdk)
+qemu-img convert -f vmdk -O raw "$os_vmdk" "$t/os.raw"
+mcopy -n -i "$t/os.raw@@1M" ::/stele/vmlinuz "$t/vmlinuz"
+mcopy -n -i "$t/os.raw@@1M" ::/stele/initrd.img "$t/initrd.img"
+cmdline=$(mtype -i "$t/os.raw@@1M" ::/loader/entries/stele.conf | sed -n 's/^options //p')
+rm -f "$t/os.raw"
+[ -n "$cmdline" ] || die "no kernel command line in the image's loader entry"
+
+progress boot "test certificate, replica bundle and OVF environment ISOs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=stele-boot-test -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+    -keyout "$t/rpc.key" -out "$t/rpc.crt" 2>/dev/null
+fingerprint=$(openssl x509 -in "$t/rpc.crt" -noout -fingerprint -sha256 | sed 's/.*=//')
+if [ -n "${STELE_BUNDLE:-}" ]; then
+    printf '%s' "$STELE_BUNDLE" > "$t/bundle.txt"
+else
+    printf '# boot-test replica config (placeholder until `stele init --appliance` writes the real one)\n' > "$t/config.toml"
+    stele_ova bundle --replica 0 config.toml="$t/config.toml" rpc.crt="$t/rpc.crt" rpc.key="$t/rpc.key" > "$t/bundle.txt"
+fi
+make_iso() { # make_iso NAME KEY=VALUE...
+    local name="$1"; shift
+    mkdir -p "$t/$name"
+    stele_ova env --out "$t/$name/ovf-env.xml" "$@"
+    genisoimage -quiet -V "OVF ENV" -J -R -o "$t/$name.iso" "$t/$name/ovf-env.xml"
+}
+common=(stele.bundle=@"$t/bundle.txt" net.mode=dhcp net.dns=10.0.2.3 ntp.servers=10.0.2.2
+        replica.port=30303 syslog.target= ssh.authorized_key=)
+make_iso good "${common[@]}" rpc.port=8545
+make_iso bad "${common[@]}" rpc.port=80
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# boot NAME ISO: starts qemu in the background; serial output goes to $t/NAME.serial.
+boot() {
+    local name="$1" iso="$2"
+    port=$(free_port)
+    : > "$t/$name.serial"
+    qemu-system-x86_64 -machine pc -accel tcg -cpu max -smp 2 -m 1536 \
+        -display none -no-user-config -nodefaults -serial "file:$t/$name.serial" \
+        -kernel "$t/vmlinuz" -initrd "$t/initrd.img" -append "$cmdline" \
+        -device pvscsi,id=scsi0 \
+        -drive "if=none,id=os,file=$os_vmdk,format=vmdk,snapshot=on" -device scsi-hd,drive=os,bus=scsi0.0,scsi-id=0 \
+        -drive "if=none,id=data,file=$data_vmdk,format=vmdk,snapshot=on" -device scsi-hd,drive=data,bus=scsi0.0,scsi-id=1 \
+        -drive "if=ide,index=2,media=cdrom,readonly=on,file=$iso" \
+        -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:8545" -device vmxnet3,netdev=n0 \
+        -pidfile "$t/$name.pid" -daemonize
+    qemu_pid=$(cat "$t/$name.pid")
+    boot_t0=$(date +%s)
+    progress boot "$name: qemu pid $qemu_pid, RPC forwarded to 127.0.0.1:$port, serial $t/$name.serial"
+}
+
+# wait_for NAME PATTERN: waits until the serial log matches, or fails at the time limit.
+wait_for() {
+    local name="$1" pattern="$2"
+    while ! grep -qE "$pattern" "$t/$name.serial"; do
+        if [ $(( $(date +%s) - boot_t0 )) -ge "$timeout_s" ]; then
+            tail -40 "$t/$name.serial" | sed 's/^/    serial| /' >&2
+            die "$name: no '$pattern' on the serial console within $timeout_s s"
+        fi
+        kill -0 "$qemu_pid" 2>/dev/null || die "$name: qemu exited"
+        sleep 1
+    done
+    progress boot "$name: '$pattern' after $(( $(date +%s) - boot_t0 )) s"
+}
+
+stop_vm() { kill "$qemu_pid" 2>/dev/null || true; sleep 1; qemu_pid=""; }
+
+reached=()
+# ---- Boot 1: good properties.
+boot good "$t/good.iso"
+wait_for good 'Linux version'
+reached+=("kernel boots from the OS VMDK on pvscsi")
+wait_for good 'stele-firstboot: [0-9]+ properties from cd /dev/sr'
+reached+=("configurator found ovf-env.xml on the IDE CD-ROM")
+wait_for good 'stele-firstboot: applied: replica 0 rpc port 8545'
+reached+=("configurator validated and applied the properties")
+wait_for good "TLS certificate: +SHA256 $fingerprint"
+reached+=("banner shows the RPC URL and the test certificate's fingerprint")
+key_line=$(sed -n 2p "$t/rpc.key")
+if grep -qF "$key_line" "$t/good.serial"; then die "good: the private key appeared on the serial console"; fi
+reached+=("private key never printed")
+if [ "${STELE_BOOT_TEST_RPC:-0}" = 1 ]; then
+    deadline=$(( $(date +%s) + timeout_s ))
+    until answer=$(curl -s --max-time 5 --cacert "$t/rpc.crt" -H 'content-type: application/json' \
+            --data '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "https://127.0.0.1:$port/") \
+            && [[ "$answer" == *'"result"'* ]]; do
+        [ "$(date +%s)" -lt "$deadline" ] || die "good: no eth_chainId answer over TLS within $timeout_s s"
+        sleep 2
+    done
+    served=$(openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')
+    [ "$served" = "$fingerprint" ] || die "good: served certificate $served is not the one from the properties ($fingerprint)"
+    reached+=("eth_chainId answered over TLS ($answer) with exactly the certificate from the properties")
+fi
+stop_vm
+
+# ---- Boot 2: a bad property value.
+boot bad "$t/bad.iso"
+wait_for bad 'stele-firstboot: CONFIGURATION ERROR'
+wait_for bad 'rpc.port \(JSON-RPC port \(HTTPS\)\): must be between 1024 and 65535'
+sleep 5
+if grep -q 'stele-firstboot: applied' "$t/bad.serial"; then die "bad: the configurator applied a refused configuration"; fi
+if curl -s --max-time 5 -k "https://127.0.0.1:$port/" >/dev/null; then die "bad: something answers on the RPC port"; fi
+reached+=("bad property: error on the serial console, nothing applied, nothing served")
+stop_vm
+
+printf 'boot test reached:\n' >&2
+printf '  - %s\n' "${reached[@]}" >&2
+if [ "${STELE_BOOT_TEST_RPC:-0}" != 1 ]; then
+    printf '  (not checked: eth_chainId over TLS; set STELE_BOOT_TEST_RPC=1 once the node serves RPC)\n' >&2
+fi
+progress boot "passed"
