@@ -20,7 +20,7 @@ import threading
 
 
 def make_certs(d: str) -> None:
-    """A CA and a leaf for 127.0.0.1 + localhost, like the node's dev CA (SANs matter:
+    """A CA and a leaf for 127.0.0.1 + localhost, shaped like the node's dev CA (SANs matter:
     clients check the IP SAN, not the CN)."""
     if os.path.exists(os.path.join(d, "server.pem")):
         return
@@ -28,7 +28,9 @@ def make_certs(d: str) -> None:
     run = lambda *a: subprocess.run(a, cwd=d, check=True, capture_output=True)  # noqa: E731
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
         "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=stele-test dev CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        # Name-constrained to loopback like stele's dev CA, so every client is proven to accept that.
+        "-addext", "nameConstraints=critical,permitted;DNS:localhost,permitted;IP:127.0.0.0/255.0.0.0")
     run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
         "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
     with open(os.path.join(d, "ext.cnf"), "w") as fh:
