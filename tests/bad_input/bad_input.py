@@ -7,13 +7,14 @@ Needs eth_account (the web3.py venv that tests/clients/setup.sh builds) to sign 
 
 Expected answers are geth's (go-ethereum rpc/errors.go, rpc/http.go, core/txpool, internal/ethapi):
   malformed JSON            -32700 "parse error"
-  request without method    -32600 "invalid request"; empty batch -32600 "empty batch"
+  request without method    -32600 "invalid request" (also for a jsonrpc version other than "2.0");
+                            empty batch -32600 "empty batch"
   unknown method            -32601 "the method X does not exist/is not available"
   wrong params              -32602 "invalid argument N: ..." / "missing value for required
                             argument N" / "too many arguments, want at most N" / "non-array args"
   batch over the limit      [ -32600 "batch too large" with the first call's id ] (limit 1000)
   body over the limit       HTTP 413 (geth: 5 MiB)
-  wrong Content-Type        HTTP 415
+  wrong Content-Type        HTTP 415; PUT: HTTP 405
   transactions              -32000 with geth's txpool wording (see the TX_CASES below)
   plaintext HTTP on TLS     refused: connection closed, a TLS alert or an HTTP 4xx, never a result
 Only the part of a message up to its first variable detail is asserted (geth appends Go type
@@ -266,6 +267,7 @@ def main():
     raw("malformed JSON", '{"jsonrpc":"2.0","id":1,"method":"eth_chainId"', -32700, r"^parse error$")
     raw("not JSON at all", "hello", -32700, r"^parse error$")
     raw("request without method", '{"jsonrpc":"2.0","id":1}', -32600, r"^invalid request$")
+    raw("wrong JSON-RPC version", '{"jsonrpc":"1.0","id":1,"method":"eth_chainId","params":[]}', -32600, r"^invalid request$")
     raw("empty batch", "[]", -32600, r"^empty batch$")
     status, b = node.post_raw(b"[1]")
     try:
@@ -319,6 +321,17 @@ def main():
     chk.case(f"oversized request ({len(body) // 1024} KiB)", status == 413,
              f"want HTTP 413 as geth, got HTTP {status} {head[:200]!r}")
     still_serving(chk, node, "oversized request", a.chain_id)
+
+    c = node.conn()
+    try:
+        c.request("PUT", node.path, body=b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
+                  headers={"Content-Type": "application/json"})
+        status = c.getresponse().status
+    except (ConnectionError, http.client.HTTPException, ssl.SSLError, socket.timeout):
+        status = 0
+    finally:
+        c.close()
+    chk.case("HTTP PUT", status == 405, f"want HTTP 405 as geth, got HTTP {status}")
 
     status, b = node.post_raw(b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}', "text/plain")
     chk.case("wrong Content-Type", status == 415, f"want HTTP 415 as geth, got HTTP {status} {b[:200]!r}")
