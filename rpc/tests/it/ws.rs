@@ -100,3 +100,15 @@ async fn subscription_limit_per_connection() {
         }
     }
 }
+
+#[tokio::test]
+async fn oversized_ws_message_is_an_error_not_a_disconnect() {
+    let server = TestServer::start_with(|c| c.limits.request_bytes_max = 1_024, |s| s).await;
+    let mut ws = open(&server).await;
+    let padding = "x".repeat(4_000);
+    let big = json!({"jsonrpc":"2.0","id":1,"method":"web3_sha3","params":[padding]});
+    let reply = request(&mut ws, big).await;
+    assert_eq!(reply["error"]["code"], json!(-32007), "{reply}");
+    let after = request(&mut ws, json!({"jsonrpc":"2.0","id":2,"method":"net_listening"})).await;
+    assert_eq!(after["result"], json!(true));
+}
