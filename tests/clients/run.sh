@@ -9,6 +9,7 @@
 #                       NODE_EXTRA_CA_CERTS (node), REQUESTS_CA_BUNDLE + SSL_CERT_FILE (web3.py),
 #                       SSL_CERT_FILE (cast/forge HTTP)
 #        STELE_CHAIN_ID (default 1337), STELE_WEB3PY_VENV, STELE_CI_CACHE
+#        STELE_TRACE=1  ethers, viem and web3.py print every JSON-RPC request/reply to stderr
 # Each client sends from its own dev account (mnemonic index 1..5) so a failure in one cannot
 # leave a nonce gap that breaks the next.
 set -uo pipefail

@@ -10,6 +10,8 @@ const store = artifact("Store");
 // 250 ms, which gives "nonce too low" right after wait() on a chain with fast blocks.
 const provider = new ethers.JsonRpcProvider(RPC_URL, undefined, { cacheTimeout: -1, pollingInterval: 250 });
 provider.pollingInterval = 250;
+// STELE_TRACE=1 prints every JSON-RPC request and reply (stderr), for debugging the node.
+if (process.env.STELE_TRACE) provider.on("debug", (e) => console.error(`[rpc] ${e.action} ${JSON.stringify(e.payload ?? e.result ?? e.error?.message ?? "")}`));
 const wallet = ethers.HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${ACCOUNT}`).connect(provider);
 const iface = new ethers.Interface(store.abi);
 const s = {}; // state carried between steps

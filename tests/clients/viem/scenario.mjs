@@ -14,8 +14,13 @@ const chain = defineChain({
   rpcUrls: { default: { http: [RPC_URL], webSocket: [WS_URL] } },
 });
 const account = mnemonicToAccount(MNEMONIC, { addressIndex: ACCOUNT });
-const pub = createPublicClient({ chain, transport: http(RPC_URL), pollingInterval: 250 });
-const wallet = createWalletClient({ account, chain, transport: http(RPC_URL), pollingInterval: 250 });
+// STELE_TRACE=1 prints every JSON-RPC request and reply (stderr), for debugging the node.
+const trace = process.env.STELE_TRACE ? {
+  onFetchRequest: async (req) => console.error(`[rpc] >> ${await req.clone().text()}`),
+  onFetchResponse: async (res) => console.error(`[rpc] << ${await res.clone().text()}`),
+} : {};
+const pub = createPublicClient({ chain, transport: http(RPC_URL, trace), pollingInterval: 250 });
+const wallet = createWalletClient({ account, chain, transport: http(RPC_URL, trace), pollingInterval: 250 });
 const fresh = () => privateKeyToAddress(generatePrivateKey());
 const valueChanged = parseAbiItem("event ValueChanged(address indexed by, uint256 indexed oldValue, uint256 newValue)");
 const s = {};

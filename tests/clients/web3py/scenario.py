@@ -33,6 +33,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, "..", "contracts", "out", "Store.json")) as fh:
     STORE = json.load(fh)
 
+if os.environ.get("STELE_TRACE"):
+    # Every JSON-RPC request and reply on stderr, for debugging the node.
+    import logging
+    logging.basicConfig(level=logging.DEBUG, format="[rpc] %(name)s %(message)s")
+    for noisy in ("urllib3", "asyncio", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
 Account.enable_unaudited_hdwallet_features()
 acct = Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{ACCOUNT}")
 w3 = Web3(Web3.HTTPProvider(RPC_URL, request_kwargs={"timeout": 30}))
