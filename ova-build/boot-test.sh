@@ -3,21 +3,28 @@
 # data VMDKs from the OVA on a pvscsi controller, a vmxnet3 NIC, and the OVF environment on an
 # IDE CD-ROM (the `iso` transport), exactly as vCenter would attach it.
 #
-#   bash ova-build/boot-test.sh [OVA]
+#   bash ova-build/boot-test.sh [--lynis] [OVA]
 #
 # Boot 1 (good properties): the configurator must log `stele-firstboot: applied:` with the
 #   replica id on the serial console, print the banner with the certificate fingerprint of the
 #   test certificate, and never print the private key. With STELE_BOOT_TEST_RPC=1 (once the
 #   node serves JSON-RPC) it must also answer eth_chainId over TLS on the forwarded port,
 #   presenting exactly the test certificate.
+#   The first boot also runs the image's diagnostics unit (kernel command line
+#   stele.diagnostics): the VM must reach the login prompt with no failed unit, and its
+#   listening sockets must be only the configured ports (and DHCP). With --lynis, a CD carrying
+#   Debian's lynis is attached and its hardening index and warnings are printed (~5 min more).
 # Boot 2 (rpc.port=80): the serial console must show the configuration error naming rpc.port,
 #   the configurator must not apply, and the forwarded port must serve nothing.
 #
 # The kernel and initrd are taken from the OVA's own ESP (direct kernel boot: Debian's OVMF
 # cannot boot from pvscsi, design note §4c). Env: BOOT_TIMEOUT (s, default 300), STELE_BUNDLE
-# (a bundle from `stele init --appliance`; default: a throwaway bundle made here).
+# (a bundle from `stele init --appliance`, with STELE_RPC_CERT its certificate; default: a
+# throwaway bundle made here).
 source "$(dirname "$0")/lib.sh"
 
+lynis=0
+if [ "${1:-}" = --lynis ]; then lynis=1; shift; fi
 ova="${1:-$OVA_WORK/out/$OVA_NAME.ova}"
 [ -s "$ova" ] || die "no OVA at $ova (build it first: bash ova-build/build.sh)"
 timeout_s="${BOOT_TIMEOUT:-300}"
@@ -47,16 +54,15 @@ rm -f "$t/os.raw"
 [ -n "$cmdline" ] || die "no kernel command line in the image's loader entry"
 
 progress boot "test certificate, replica bundle and OVF environment ISOs"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj /CN=stele-boot-test -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
-    -keyout "$t/rpc.key" -out "$t/rpc.crt" 2>/dev/null
-fingerprint=$(openssl x509 -in "$t/rpc.crt" -noout -fingerprint -sha256 | sed 's/.*=//')
 if [ -n "${STELE_BUNDLE:-}" ]; then
+    [ -n "${STELE_RPC_CERT:-}" ] || die "STELE_BUNDLE needs STELE_RPC_CERT (the PEM certificate inside it)"
     printf '%s' "$STELE_BUNDLE" > "$t/bundle.txt"
+    cp "$STELE_RPC_CERT" "$t/rpc.crt"
+    : > "$t/rpc.key"
 else
-    printf '# boot-test replica config (placeholder until `stele init --appliance` writes the real one)\n' > "$t/config.toml"
-    stele_ova bundle --replica 0 config.toml="$t/config.toml" rpc.crt="$t/rpc.crt" rpc.key="$t/rpc.key" > "$t/bundle.txt"
+    make_test_bundle "$t"
 fi
+fingerprint=$(openssl x509 -in "$t/rpc.crt" -noout -fingerprint -sha256 | sed 's/.*=//')
 make_iso() { # make_iso NAME KEY=VALUE...
     local name="$1"; shift
     mkdir -p "$t/$name"
@@ -66,24 +72,38 @@ make_iso() { # make_iso NAME KEY=VALUE...
 common=(stele.bundle=@"$t/bundle.txt" net.mode=dhcp net.dns=10.0.2.3 ntp.servers=10.0.2.2
         replica.port=30303 syslog.target= ssh.authorized_key=)
 make_iso good "${common[@]}" rpc.port=8545
+diag_drive=()
+if [ "$lynis" = 1 ]; then
+    progress boot "lynis from Debian on a STELE-DIAG CD"
+    (cd "$t" && apt-get download -qq lynis >/dev/null 2>&1) || die "apt-get download lynis failed"
+    mkdir -p "$t/diag-root" "$t/diag/lynis"
+    dpkg -x "$t"/lynis_*.deb "$t/diag-root"
+    cp -a "$t/diag-root/usr/share/lynis/." "$t/diag/lynis/"
+    cp "$t/diag-root/usr/sbin/lynis" "$t/diag/lynis/lynis"
+    cp "$t/diag-root/etc/lynis/default.prf" "$t/diag/lynis/default.prf"
+    genisoimage -quiet -r -V STELE-DIAG -o "$t/diag.iso" "$t/diag"
+    diag_drive=(-drive "if=ide,index=3,media=cdrom,readonly=on,file=$t/diag.iso")
+    timeout_s=$(( timeout_s + 900 ))
+fi
 make_iso bad "${common[@]}" rpc.port=80
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # boot NAME ISO: starts qemu in the background; serial output goes to $t/NAME.serial.
 boot() {
-    local name="$1" iso="$2"
+    local name="$1" iso="$2" extra_cmdline="${3:-}"
+    shift 3 || shift $#
     port=$(free_port)
     : > "$t/$name.serial"
     qemu-system-x86_64 -machine pc -accel tcg -cpu max -smp 2 -m 1536 \
         -display none -no-user-config -nodefaults -serial "file:$t/$name.serial" \
-        -kernel "$t/vmlinuz" -initrd "$t/initrd.img" -append "$cmdline" \
+        -kernel "$t/vmlinuz" -initrd "$t/initrd.img" -append "$cmdline$extra_cmdline" \
         -device pvscsi,id=scsi0 \
         -drive "if=none,id=os,file=$os_vmdk,format=vmdk,snapshot=on" -device scsi-hd,drive=os,bus=scsi0.0,scsi-id=0 \
         -drive "if=none,id=data,file=$data_vmdk,format=vmdk,snapshot=on" -device scsi-hd,drive=data,bus=scsi0.0,scsi-id=1 \
         -drive "if=ide,index=2,media=cdrom,readonly=on,file=$iso" \
         -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:8545" -device vmxnet3,netdev=n0 \
-        -pidfile "$t/$name.pid" -daemonize
+        "$@" -pidfile "$t/$name.pid" -daemonize
     qemu_pid=$(cat "$t/$name.pid")
     boot_t0=$(date +%s)
     progress boot "$name: qemu pid $qemu_pid, RPC forwarded to 127.0.0.1:$port, serial $t/$name.serial"
@@ -107,7 +127,7 @@ stop_vm() { kill "$qemu_pid" 2>/dev/null || true; sleep 1; qemu_pid=""; }
 
 reached=()
 # ---- Boot 1: good properties.
-boot good "$t/good.iso"
+boot good "$t/good.iso" " stele.diagnostics" "${diag_drive[@]}"
 wait_for good 'Linux version'
 reached+=("kernel boots from the OS VMDK on pvscsi")
 wait_for good 'stele-firstboot: [0-9]+ properties from cd /dev/sr'
@@ -117,8 +137,28 @@ reached+=("configurator validated and applied the properties")
 wait_for good "TLS certificate: +SHA256 $fingerprint"
 reached+=("banner shows the RPC URL and the test certificate's fingerprint")
 key_line=$(sed -n 2p "$t/rpc.key")
-if grep -qF "$key_line" "$t/good.serial"; then die "good: the private key appeared on the serial console"; fi
+if [ -n "$key_line" ] && grep -qF "$key_line" "$t/good.serial"; then die "good: the private key appeared on the serial console"; fi
 reached+=("private key never printed")
+wait_for good 'stele login:'
+reached+=("boot reaches the login prompt (getty shows the banner)")
+wait_for good 'stele-diag: end'
+diag=$(sed -n 's/^.*stele-diag: //p' "$t/good.serial" | tr -d '\r')
+printf '%s\n' "$diag" | sed 's/^/    diag| /' >&2
+if grep -q '\[FAILED\]' "$t/good.serial" || printf '%s\n' "$diag" | grep -q '^failed-unit'; then
+    grep '\[FAILED\]' "$t/good.serial" | sed 's/^/    serial| /' >&2
+    die "good: units failed during boot"
+fi
+reached+=("no failed units")
+# Listening sockets other than loopback must be the configured ports or the DHCP clients.
+bad_listeners=$(printf '%s\n' "$diag" | sed -n 's/^listen //p' |
+    grep -vE '(127\.0\.0\.[0-9]+|\[::1\]|::1):[0-9]+$' |
+    grep -vE '^(tcp .*:(8545|30303)|udp .*:(68|546))$' || true)
+[ -z "$bad_listeners" ] || die "good: unexpected listening sockets: $bad_listeners"
+reached+=("listening sockets: only the configured ports ($(printf '%s\n' "$diag" | sed -n 's/^listen //p' | tr '\n' ';'))")
+if [ "$lynis" = 1 ]; then
+    printf '%s\n' "$diag" | grep -E '^lynis (hardening_index|tests_performed|warning)' | sed 's/^/    /' >&2
+    reached+=("lynis: $(printf '%s\n' "$diag" | grep '^lynis hardening_index')")
+fi
 if [ "${STELE_BOOT_TEST_RPC:-0}" = 1 ]; then
     deadline=$(( $(date +%s) + timeout_s ))
     until answer=$(curl -s --max-time 5 --cacert "$t/rpc.crt" -H 'content-type: application/json' \
@@ -134,7 +174,7 @@ fi
 stop_vm
 
 # ---- Boot 2: a bad property value.
-boot bad "$t/bad.iso"
+boot bad "$t/bad.iso" ""
 wait_for bad 'stele-firstboot: CONFIGURATION ERROR'
 wait_for bad 'rpc.port \(JSON-RPC port \(HTTPS\)\): must be between 1024 and 65535'
 sleep 5

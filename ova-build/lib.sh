@@ -18,7 +18,7 @@ export OVA_ESP_MIB="${OVA_ESP_MIB:-64}"
 export OVA_DATA_GIB="${OVA_DATA_GIB:-20}"
 # Kernel command line: serial last so /dev/console (systemd status, stele-firstboot output) is
 # the serial port for tests and support; getty shows the banner on tty1 for the vSphere console.
-export OVA_CMDLINE="${OVA_CMDLINE:-root=LABEL=stele-root ro rootfstype=ext4 console=tty0 console=ttyS0,115200n8 vsyscall=none slab_nomerge init_on_alloc=1 page_alloc.shuffle=1 systemd.show_status=auto}"
+export OVA_CMDLINE="${OVA_CMDLINE:-root=LABEL=stele-root ro rootfstype=ext4 console=tty0 console=ttyS0,115200n8 vsyscall=none slab_nomerge init_on_alloc=1 page_alloc.shuffle=1 systemd.show_status=true}"
 # uid/gid of the node user; the data disk skeleton is made with them.
 export STELE_UID=990
 export BREAKGLASS_UID=991
@@ -38,4 +38,16 @@ die() {
 
 stele_ova() {
     "$CARGO_TARGET_DIR/release/stele-ova" "$@"
+}
+
+# make_test_bundle DIR: a throwaway TLS certificate/key and replica bundle for tests, in DIR
+# (rpc.crt, rpc.key, config.toml, bundle.txt). Real deployments use `stele init --appliance`.
+make_test_bundle() {
+    local d="$1"
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=stele-test -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+        -keyout "$d/rpc.key" -out "$d/rpc.crt" 2>/dev/null
+    printf '# test replica config (placeholder until `stele init --appliance` writes the real one)\n' > "$d/config.toml"
+    stele_ova bundle --replica 0 config.toml="$d/config.toml" rpc.crt="$d/rpc.crt" rpc.key="$d/rpc.key" > "$d/bundle.txt"
 }

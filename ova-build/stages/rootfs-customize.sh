@@ -28,7 +28,7 @@ in_root passwd -l root >/dev/null
 in_root usermod -s /usr/sbin/nologin root
 
 progress rootfs "customize: services"
-in_root systemctl enable stele-firstboot.service stele.service nftables.service systemd-networkd.service \
+in_root systemctl enable stele-firstboot.service stele.service stele-diagnostics.service nftables.service systemd-networkd.service \
     systemd-resolved.service systemd-timesyncd.service auditd.service open-vm-tools.service >/dev/null 2>&1
 # Started on demand by stele-firstboot only.
 in_root systemctl disable ssh.service rsyslog.service >/dev/null 2>&1 || true
@@ -69,6 +69,8 @@ table inet stele {
 }
 NFT
 chmod 0600 "$root/etc/nftables.conf"
+# resolved without a stub listener: point resolv.conf at its full list of servers.
+ln -sfn /run/systemd/resolve/resolv.conf "$root/etc/resolv.conf"
 # Mount points; the data disk's contents come from its skeleton (stage 30).
 mkdir -p "$root/var/lib/stele" "$root/var/lib/systemd" "$root/var/log" "$root/run/stele"
 # No identity baked into the image: a transient machine id per boot, no SSH host keys.

@@ -1,0 +1,28 @@
+#!/bin/sh
+# stele appliance diagnostics (see stele-diagnostics.service): listening sockets, firewall,
+# unit states and, when a CD labelled STELE-DIAG carries lynis, a lynis audit of the running
+# system. Every line starts with "stele-diag:" so tests can parse it from the serial console.
+set -u
+say() { printf 'stele-diag: %s\n' "$*"; }
+sleep 20  # let late units settle (TCG boots are slow)
+say "begin"
+say "stele.service $(systemctl is-active stele.service) ($(systemctl show -p ExecMainStatus --value stele.service))"
+systemctl --failed --no-legend --plain | while read -r unit rest; do say "failed-unit $unit"; done
+ss -Htlnu | while read -r proto state recv send local peer rest; do say "listen $proto $local"; done
+nft list ruleset | grep -E 'policy|dport' | while read -r line; do say "nft $line"; done
+say "root-mount $(findmnt -no OPTIONS /)"
+say "stele-config-modes $(stat -c '%a %U' /var/lib/stele/config/* | sort -u | tr '\n' ',')"
+if [ -e /dev/disk/by-label/STELE-DIAG ]; then
+    mkdir -p /run/stele/diag
+    if mount -o ro,nosuid,nodev /dev/disk/by-label/STELE-DIAG /run/stele/diag; then
+        say "lynis: running (several minutes under emulation)"
+        cd /run/stele/diag/lynis && sh ./lynis audit system --no-colors --quiet \
+            --logfile /tmp/lynis.log --report-file /tmp/lynis-report.dat >/dev/null 2>&1
+        say "lynis hardening_index=$(sed -n 's/^hardening_index=//p' /tmp/lynis-report.dat)"
+        say "lynis tests_performed=$(sed -n 's/^lynis_tests_done=//p' /tmp/lynis-report.dat)"
+        sed -n 's/^warning\[\]=/lynis warning /p; s/^suggestion\[\]=/lynis suggestion /p' /tmp/lynis-report.dat |
+            while read -r line; do say "$line"; done
+        cd / && umount /run/stele/diag
+    fi
+fi
+say "end"
