@@ -6,7 +6,7 @@
 // WebSocketProvider with the contract Hardhat deployed, as a Hardhat script would.
 import { network } from "hardhat";
 import { ethers as ethersLib } from "ethers";
-import { WS_URL, CHAIN_ID, assert, assertEq, runScenario, withTimeout } from "../lib/common.mjs";
+import { WS_URL, CHAIN_ID, assert, assertEq, runScenario, withTimeout, collector } from "../lib/common.mjs";
 
 const conn = await network.connect();
 const { ethers } = conn;
@@ -101,14 +101,15 @@ await runScenario("hardhat", [
     const ws = new ethersLib.WebSocketProvider(WS_URL);
     try {
       const wsContract = new ethersLib.Contract(s.address, s.contract.interface, ws);
-      const head = new Promise((resolve) => ws.on("block", resolve));
-      const log = new Promise((resolve) => wsContract.on("ValueChanged", (by, o, n, ev) => { if (n === 9n) resolve(ev); }));
+      const heads = collector();
+      const logs = collector();
+      ws.on("block", (n) => heads.push(n)); // eth_subscribe newHeads
+      wsContract.on("ValueChanged", (by, o, n, ev) => logs.push(ev)); // eth_subscribe logs
       await new Promise((r) => setTimeout(r, 300));
       const [, r] = await mined(s.contract.set(9));
-      const n = await withTimeout(head, 30000, "newHeads over WS");
-      assert(n >= r.blockNumber - 1, "newHeads delivered a recent block");
-      const ev = await withTimeout(log, 30000, "logs subscription over WS");
-      assertEq(ev.log.transactionHash, r.hash, "subscribed log belongs to the write");
+      await heads.waitFor((n) => n >= r.blockNumber, 30000, `newHeads reaching block ${r.blockNumber}`);
+      const ev = await logs.waitFor((e) => e.log.transactionHash === r.hash, 30000, "the write's log over the logs subscription");
+      assertEq(ev.args.newValue, 9n, "subscribed log args");
     } finally {
       await ws.destroy();
     }

@@ -65,13 +65,26 @@ export async function runScenario(client, steps) {
   process.exit(0);
 }
 
-// Resolves with the first value `pred` accepts from a callback-style source.
-export function waitFor(subscribe, pred, what, ms = STEP_TIMEOUT_MS) {
-  let unsub;
-  const p = new Promise((resolve) => {
-    unsub = subscribe((v) => {
-      if (pred(v)) resolve(v);
-    });
-  });
-  return withTimeout(p, ms, what).finally(() => unsub && unsub());
+// Collects what a subscription delivers; waitFor(pred) resolves with the first value, already
+// seen or still to come, that pred accepts. Waiting for a specific block or log instead of
+// "the next one" keeps the subscription steps exact on a chain that also makes empty blocks.
+export function collector() {
+  const seen = [];
+  let waiters = [];
+  return {
+    seen,
+    push(v) {
+      seen.push(v);
+      waiters = waiters.filter(([pred, resolve]) => {
+        if (!pred(v)) return true;
+        resolve(v);
+        return false;
+      });
+    },
+    waitFor(pred, ms, what) {
+      const hit = seen.find(pred);
+      if (hit !== undefined) return Promise.resolve(hit);
+      return withTimeout(new Promise((resolve) => waiters.push([pred, resolve])), ms, what);
+    },
+  };
 }

@@ -5,7 +5,7 @@ import {
   BaseError, ContractFunctionRevertedError, encodeAbiParameters, toFunctionSelector,
 } from "viem";
 import { mnemonicToAccount, generatePrivateKey, privateKeyToAddress } from "viem/accounts";
-import { RPC_URL, WS_URL, CHAIN_ID, MNEMONIC, artifact, assert, assertEq, runScenario, withTimeout } from "../lib/common.mjs";
+import { RPC_URL, WS_URL, CHAIN_ID, MNEMONIC, artifact, assert, assertEq, runScenario, withTimeout, collector } from "../lib/common.mjs";
 
 const ACCOUNT = Number(process.env.STELE_ACCOUNT_INDEX ?? 2);
 const store = artifact("Store");
@@ -105,15 +105,21 @@ await runScenario("viem", [
     const unwatch = [];
     try {
       assertEq(await wsc.getChainId(), Number(CHAIN_ID), "chain id over WS");
-      const head = new Promise((resolve, reject) => unwatch.push(wsc.watchBlocks({ onBlock: resolve, onError: reject }))); // newHeads
-      const log = new Promise((resolve, reject) => unwatch.push(wsc.watchContractEvent({ address: s.address, abi: store.abi,
-        eventName: "ValueChanged", onLogs: (ls) => { const l = ls.find((x) => x.args.newValue === 9n); if (l) resolve(l); }, onError: reject }))); // logs
+      const heads = collector();
+      const logs = collector();
+      let wsError;
+      unwatch.push(wsc.watchBlocks({ onBlock: (b) => heads.push(b), onError: (e) => { wsError = e; } })); // newHeads
+      unwatch.push(wsc.watchContractEvent({ address: s.address, abi: store.abi, eventName: "ValueChanged",
+        onLogs: (ls) => ls.forEach((l) => logs.push(l)), onError: (e) => { wsError = e; } })); // logs
       await new Promise((r) => setTimeout(r, 300));
       const r = await mined(await wallet.writeContract({ address: s.address, abi: store.abi, functionName: "set", args: [9n] }));
-      const b = await withTimeout(head, 30000, "newHeads over WS");
-      assert(b.number >= r.blockNumber - 1n && b.hash, `newHeads delivered a recent block (${b.number})`);
-      const l = await withTimeout(log, 30000, "logs subscription over WS");
-      assertEq(l.transactionHash, r.transactionHash, "subscribed log belongs to the write");
+      // The write's own block must come through newHeads, with the receipt's hash.
+      const b = await heads.waitFor((x) => x.hash === r.blockHash, 30000, `newHeads delivering block ${r.blockNumber}`)
+        .catch((e) => { throw wsError ?? e; });
+      assertEq(b.number, r.blockNumber, "newHeads block number");
+      const l = await logs.waitFor((x) => x.transactionHash === r.transactionHash, 30000, "the write's log over the logs subscription")
+        .catch((e) => { throw wsError ?? e; });
+      assertEq(l.args.newValue, 9n, "subscribed log args");
     } finally {
       unwatch.forEach((u) => u()); // sends eth_unsubscribe; the socket closes when the scenario exits
     }

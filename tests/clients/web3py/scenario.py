@@ -169,23 +169,33 @@ async def ws_subscriptions():
         heads_id = await aw3.eth.subscribe("newHeads")
         logs_id = await aw3.eth.subscribe("logs", {"address": s["address"]})
         check(heads_id != logs_id, "distinct subscription ids")
-        # Write from another thread while this task listens.
-        writer = asyncio.get_running_loop().run_in_executor(
-            None, lambda: mined(store().functions.set(9).transact({"from": acct.address})))
-        got_head, got_log = None, None
+        heads, logs = [], []
+
         async def listen():
-            nonlocal got_head, got_log
             async for msg in aw3.socket.process_subscriptions():
-                if msg["subscription"] == heads_id and got_head is None:
-                    got_head = msg["result"]
-                elif msg["subscription"] == logs_id:
-                    got_log = msg["result"]
-                if got_head is not None and got_log is not None:
-                    return
-        await asyncio.wait_for(listen(), timeout=30)
-        r = await writer
-        check(got_head["number"] >= r["blockNumber"] - 1 and got_head["hash"], "newHeads delivered a recent header")
-        eq(got_log["transactionHash"], r["transactionHash"], "subscribed log belongs to the write")
+                (heads if msg["subscription"] == heads_id else logs).append(msg["result"])
+
+        listener = asyncio.create_task(listen())
+        # Write from another thread while the listener collects.
+        r = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: mined(store().functions.set(9).transact({"from": acct.address})))
+        # Wait for the write's own block and log, not just "the next" message: the chain may
+        # also make empty blocks.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(h["hash"] == r["blockHash"] for h in heads) and any(
+                    l["transactionHash"] == r["transactionHash"] for l in logs):
+                break
+            if listener.done():
+                listener.result()  # re-raises what broke the subscription stream
+            await asyncio.sleep(0.1)
+        listener.cancel()
+        head = [h for h in heads if h["hash"] == r["blockHash"]]
+        check(head, f"newHeads delivered the write's block {r['blockNumber']} (got {[h['number'] for h in heads]})")
+        eq(head[0]["number"], r["blockNumber"], "newHeads block number")
+        log = [l for l in logs if l["transactionHash"] == r["transactionHash"]]
+        eq(len(log), 1, "the write's log over the logs subscription, once")
+        eq(log[0]["blockHash"], r["blockHash"], "subscribed log block hash")
         check(await aw3.eth.unsubscribe(heads_id), "eth_unsubscribe newHeads")
         check(await aw3.eth.unsubscribe(logs_id), "eth_unsubscribe logs")
 
