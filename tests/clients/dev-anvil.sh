@@ -3,6 +3,8 @@
 # plain HTTP/WS, puts lib/tls_proxy.py in front of it with a throw-away CA, and runs every
 # scenario over https:// and wss:// with that CA trusted exactly as against stele.
 # Usage: dev-anvil.sh [--no-setup] [--bad-input] [CLIENT ...]
+#   ANVIL_ARGS="--block-time 1" mines a block every second, empty ones too, as stele does,
+#   instead of one block per transaction.
 #   --bad-input also runs tests/bad_input against anvil: anvil is not geth, so many of those
 #   checks fail there by design; this only shows that the test runs and can fail.
 set -uo pipefail
@@ -14,7 +16,7 @@ work="$(mktemp -d)"
 anvil_port="${ANVIL_PORT:-18546}" tls_port="${TLS_PORT:-18545}"
 export STELE_CHAIN_ID="${STELE_CHAIN_ID:-1337}"
 "$here/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" --host 127.0.0.1 --port "$anvil_port" \
-  --chain-id "$STELE_CHAIN_ID" >"$work/anvil.log" 2>&1 &
+  --chain-id "$STELE_CHAIN_ID" ${ANVIL_ARGS:-} >"$work/anvil.log" 2>&1 &
 anvil_pid=$!
 python3 "$here/lib/tls_proxy.py" --listen "$tls_port" --upstream "127.0.0.1:$anvil_port" --dir "$work/tls" >"$work/proxy.log" 2>&1 &
 proxy_pid=$!
