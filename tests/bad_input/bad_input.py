@@ -15,8 +15,12 @@ Expected answers are geth's (go-ethereum rpc/errors.go, rpc/http.go, core/txpool
   batch over the limit      [ -32600 "batch too large" with the first call's id ] (limit 1000)
   body over the limit       HTTP 413 (geth: 5 MiB)
   wrong Content-Type        HTTP 415; PUT: HTTP 405
-  transactions              -32000 with geth's txpool wording (see the TX_CASES below)
+  transactions              -32000 with geth's txpool wording (see tx_cases below)
   plaintext HTTP on TLS     refused: connection closed, a TLS alert or an HTTP 4xx, never a result
+  eth_subscribe over HTTP   -32601 "notifications not supported"
+  over WebSocket            malformed JSON -32700, unknown method -32601, unknown subscription
+                            -32601 "no \"foo\" subscription in eth namespace", unsubscribing an
+                            unknown id -32000 "subscription not found"; the socket stays usable
 Only the part of a message up to its first variable detail is asserted (geth appends Go type
 names and numbers that another implementation need not copy byte for byte).
 """
@@ -35,6 +39,7 @@ import time
 import urllib.parse
 
 from eth_account import Account
+from websockets.sync.client import connect as ws_connect
 from eth_keys import keys
 from eth_utils import keccak
 import rlp
@@ -234,6 +239,41 @@ def tx_cases(chain_id, acct, base):
     return cases
 
 
+def ws_cases(chk, node, chain_id):
+    """Bad input over one WebSocket connection: each gets geth's error and the same socket
+    still answers eth_chainId afterwards."""
+    url = f"{'wss' if node.tls else 'ws'}://{node.host}:{node.port}{node.path}"
+    try:
+        ws = ws_connect(url, ssl=node.ctx if node.tls else None, open_timeout=10, max_size=None)
+    except Exception as e:  # noqa: BLE001 - any failure to connect is a failed check
+        chk.case("WebSocket connect", False, f"{type(e).__name__}: {e}")
+        return
+
+    def rpc(text):
+        ws.send(text)
+        return json.loads(ws.recv(timeout=10))
+
+    try:
+        for name, text, code, pattern in [
+            ("ws: malformed JSON", '{"jsonrpc":"2.0","id":1,"method":', -32700, r"^parse error$"),
+            ("ws: unknown method", '{"jsonrpc":"2.0","id":2,"method":"foo_bar","params":[]}', -32601,
+             r"^the method foo_bar does not exist/is not available$"),
+            ("ws: unknown subscription", '{"jsonrpc":"2.0","id":3,"method":"eth_subscribe","params":["foo"]}', -32601,
+             r'^no "foo" subscription in eth namespace$'),
+            # geth's ErrSubscriptionNotFound, default code
+            ("ws: eth_unsubscribe of an unknown id", '{"jsonrpc":"2.0","id":4,"method":"eth_unsubscribe","params":["0x1234"]}',
+             -32000, r"^subscription not found$"),
+        ]:
+            expect_error(chk, node, name, 200, rpc(text), code, pattern)
+            alive = rpc('{"jsonrpc":"2.0","id":99,"method":"eth_chainId","params":[]}')
+            if alive.get("result") != hex(chain_id):
+                chk.case(f"ws: socket still serving after {name}", False, json.dumps(alive)[:200])
+    except Exception as e:  # noqa: BLE001 - a closed socket or timeout is a failed check
+        chk.case("ws: bad input kept the socket open", False, f"{type(e).__name__}: {e}")
+    finally:
+        ws.close()
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -376,6 +416,11 @@ def main():
             status, reply = node.call("eth_sendRawTransaction", [raw_of(acct.sign_transaction({**legacy, "value": 2}))])
             expect_error(chk, node, "tx: nonce too low", status, reply, -32000, r"^nonce too low")
             still_serving(chk, node, "tx: nonce too low", a.chain_id)
+
+    # --- subscriptions: not over HTTP; bad input over WebSocket keeps the socket usable
+    status, reply = node.call("eth_subscribe", ["newHeads"])
+    expect_error(chk, node, "eth_subscribe over HTTP", status, reply, -32601, r"^notifications not supported$")
+    ws_cases(chk, node, a.chain_id)
 
     # --- plaintext on the TLS port
     if node.tls:
