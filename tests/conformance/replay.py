@@ -342,6 +342,31 @@ def judge_pair(raw_resp: bytes, want_line: str, speconly: bool) -> Outcome:
     return Outcome(False, lines)
 
 
+def write_markdown(path, url, groups, thresholds, per_method, results):
+    labels = {"core": "core `eth_`/`net_`", "debug": "`debug_`", "txpool": "`txpool_`", "other": "other (`testing_`)"}
+    out = [f"Replay of the execution-apis fixtures against `{url}`, judged with hive's rpc-compat rules",
+           f"(`tests/conformance/replay.py`, {time.strftime('%Y-%m-%d')}).", "",
+           "| group | passed | files | bar |", "|---|---|---|---|"]
+    for g, (p, n) in groups.items():
+        if n:
+            out.append(f"| {labels[g]} | {p} | {n} | {min(thresholds[g], n) if thresholds[g] else '-'} |")
+    out += ["", "| method | passed | files |", "|---|---|---|"]
+    out += [f"| `{m}` | {p} | {n} |" for m, (p, n) in per_method.items()]
+    failing = [r for r in results if not r["pass"]]
+    out += ["", f"## Failing files ({len(failing)})", "",
+            "Each with the first difference the runner found; add why it fails and whether it is meant to.", ""]
+    for r in failing:
+        d = [x.strip() for x in r["detail"]]
+        m = re.match(r"^(request \d+ of \d+: )?at (.*):$", d[0]) if d else None
+        if m and len(d) >= 3 and d[1].startswith("- want ") and d[2].startswith("+ got "):
+            first = f"{m.group(1) or ''}at `{m.group(2)}`: want `{d[1][7:]}`, got `{d[2][6:].strip()}`"
+        else:
+            first = " ".join(d[:2])
+        out.append(f"- `{r['file']}`{' (speconly)' if r['speconly'] else ''}: {first.replace('|', '/')}")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(out) + "\n")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -358,7 +383,10 @@ def main(argv=None) -> int:
     ap.add_argument("--txpool", type=int, default=3, help="txpool_* files that must pass")
     ap.add_argument("--timeout", type=float, default=5.0, help="per request, seconds (hive uses 5)")
     ap.add_argument("--verbose", "-v", action="store_true", help="also print request/reply of failures")
-    ap.add_argument("--json", metavar="FILE", help="write per-file results as JSON (for docs)")
+    ap.add_argument("--json", metavar="FILE", help="write per-file results as JSON")
+    ap.add_argument("--markdown", metavar="FILE",
+                    help="write the totals, the per-method table and every failing file with its first "
+                         "difference as Markdown, the starting point of the record in docs/")
     args = ap.parse_args(argv)
 
     if not os.path.isdir(args.fixtures):
@@ -440,6 +468,8 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=1)
+    if args.markdown:
+        write_markdown(args.markdown, args.url, groups, thresholds, per_method, results)
     return 1 if below else 0
 
 
