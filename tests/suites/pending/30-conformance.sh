@@ -22,6 +22,7 @@ SERVE_CMD=("$STELE_BIN" serve --datadir "$DATADIR" --port "$PORT")
 CA_FILE="$DATADIR/tls/ca.pem"
 THRESHOLDS=(--core "${STELE_CONF_CORE:-100}" --debug "${STELE_CONF_DEBUG:-24}" --txpool "${STELE_CONF_TXPOOL:-3}")
 START_TIMEOUT_S="${STELE_START_TIMEOUT_S:-120}"
+REPORT="${STELE_CONFORMANCE_REPORT:-$CARGO_TARGET_DIR/conformance-report.md}"   # Markdown for docs/
 # ----
 
 # A node already listening there would make the suite wait for the wrong server.
@@ -56,8 +57,9 @@ python3 "$STELE_ROOT/tests/clients/lib/wait_rpc.py" "https://127.0.0.1:$PORT" "$
 
 echo "==> replay $(find "$FIXTURES" -name '*.io' | wc -l) fixtures"
 python3 "$STELE_ROOT/tests/conformance/replay.py" "https://127.0.0.1:$PORT" --ca "$CA_FILE" \
-  --fixtures "$FIXTURES" "${THRESHOLDS[@]}"
+  --fixtures "$FIXTURES" "${THRESHOLDS[@]}" --markdown "$REPORT"
 rc=$?
+echo "report for docs/: $REPORT"
 kill -0 "$node_pid" 2>/dev/null || { echo "stele serve exited during the replay"; tail -40 "$DATADIR.node.log"; rc=1; }
 if grep -n -i "panicked" "$DATADIR.node.log"; then echo "stele serve panicked"; rc=1; fi
 exit $rc
