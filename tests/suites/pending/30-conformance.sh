@@ -55,6 +55,7 @@ node_pid=$!
 python3 "$STELE_ROOT/tests/clients/lib/wait_rpc.py" "https://127.0.0.1:$PORT" "$CA_FILE" "$START_TIMEOUT_S" "$node_pid" >/dev/null || {
   echo "stele serve did not answer over TLS:"; tail -50 "$DATADIR.node.log"; exit 1; }
 
+mkdir -p "$(dirname "$REPORT")"
 echo "==> replay $(find "$FIXTURES" -name '*.io' | wc -l) fixtures"
 python3 "$STELE_ROOT/tests/conformance/replay.py" "https://127.0.0.1:$PORT" --ca "$CA_FILE" \
   --fixtures "$FIXTURES" "${THRESHOLDS[@]}" --markdown "$REPORT"
