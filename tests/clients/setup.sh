@@ -13,7 +13,8 @@ venv="${STELE_WEB3PY_VENV:-$cache/venv-web3py}"
 export npm_config_cache="${npm_config_cache:-$cache/npm}"
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$cache/pip}"
 mkdir -p "$cache" "$npm_config_cache" "$PIP_CACHE_DIR"
-t() { local s=$(date +%s); "$@"; echo "  ($(( $(date +%s) - s ))s: $*)"; }
+# t CMD…: runs CMD, prints how long it took, and keeps its exit status.
+t() { local s rc=0; s=$(date +%s); "$@" || rc=$?; echo "  ($(( $(date +%s) - s ))s: $*)"; return $rc; }
 
 cd "$here"
 # `npm install --no-save` with the committed lock rather than `npm ci`: the registry reachable
@@ -32,7 +33,7 @@ fi
 for f in node_modules/@foundry-rs/cast-linux-amd64/bin/cast node_modules/@foundry-rs/forge-linux-amd64/bin/forge \
          node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil node_modules/node22/bin/node \
          node_modules/@nomicfoundation/edr-linux-x64-gnu/package.json; do
-  [ -e "$f" ] || { echo "setup: $f missing after npm ci" >&2; exit 1; }
+  [ -e "$f" ] || { echo "setup: $f missing after npm install" >&2; exit 1; }
 done
 
 echo "==> web3.py venv at $venv"
