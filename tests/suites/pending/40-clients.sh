@@ -32,7 +32,7 @@ cleanup() {
   if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
     kill "$node_pid"; wait "$node_pid" 2>/dev/null
   fi
-  rm -rf "$DATADIR"
+  rm -rf "$DATADIR" "$DATADIR.node.log"
 }
 trap cleanup EXIT
 
@@ -65,9 +65,7 @@ kill -0 "$node_pid" 2>/dev/null || failed+=("node exited")
 if grep -n -i "panicked" "$DATADIR.node.log"; then failed+=("node panicked"); fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "node log tail:"; tail -40 "$DATADIR.node.log"
-  rm -f "$DATADIR.node.log"
   echo "40-clients: FAILED: ${failed[*]}"
   exit 1
 fi
-rm -f "$DATADIR.node.log"
 echo "40-clients: all client scenarios and bad-input checks passed"
