@@ -95,6 +95,23 @@ impl Replica {
 
     /// Tick: collectors whose slow-path timeout expired switch paths (no view change, §1.5).
     pub(crate) fn collector_timeouts(&mut self) {
+        let (now, wait) = (self.now, self.cfg.slow_path_timeout_ms);
+        let mut due = vec![];
+        for slot in self.slots.values_mut() {
+            if slot.deferred.is_empty() {
+                continue;
+            }
+            if slot.proof_seen {
+                slot.deferred.clear();
+                continue;
+            }
+            let (ready, later): (Vec<_>, Vec<_>) = slot.deferred.drain(..).partition(|(t, _)| now.since(*t) >= wait);
+            slot.deferred = later;
+            due.extend(ready.into_iter().map(|(_, m)| m));
+        }
+        for m in due {
+            self.broadcast(m);
+        }
         let waiting: Vec<SeqNum> = self
             .slots
             .iter()
@@ -165,16 +182,23 @@ impl Replica {
         for r in bad_all {
             self.misbehavior(Misbehavior::BadShare { replica: r, seq });
         }
+        // The first eager collector broadcasts at once; a backup collector waits the
+        // slow-path timeout and broadcasts only if no other collector's proof arrived.
+        let lead = self.collectors(seq).first() == Some(&self.cfg.id);
         for (kind, sc, is_prepare) in sends {
+            let msg = match (is_prepare, kind) {
+                (true, _) => Message::Prepare(sc.clone()),
+                (false, CommitKind::Fast) => Message::FastCommit(sc.clone()),
+                (false, CommitKind::Slow) => Message::SlowCommit(sc.clone()),
+            };
+            if lead {
+                self.broadcast(msg);
+            } else if let Some(slot) = self.slots.get_mut(&seq) {
+                slot.deferred.push((now, msg));
+            }
             if is_prepare {
-                self.broadcast(Message::Prepare(sc.clone()));
                 self.on_prepare(self.cfg.id, sc);
             } else {
-                let msg = match kind {
-                    CommitKind::Fast => Message::FastCommit(sc.clone()),
-                    CommitKind::Slow => Message::SlowCommit(sc.clone()),
-                };
-                self.broadcast(msg);
                 self.on_commit_cert(self.cfg.id, kind, sc, None);
             }
         }

@@ -29,6 +29,10 @@ pub(crate) struct Slot {
     pub(crate) fast_cert: Option<SlotCert>,
     pub(crate) prepare_cert: Option<SlotCert>,
     pub(crate) slow_cert: Option<SlotCert>,
+    /// Backup collector: certificates formed but not yet broadcast, and when.
+    pub(crate) deferred: Vec<(crate::types::Tick, crate::message::Message)>,
+    /// A certificate for this slot arrived from another collector.
+    pub(crate) proof_seen: bool,
     /// Replica: the prepare certificate it sent a commit share for.
     pub(crate) prepared: Option<SlotCert>,
     pub(crate) pending_prepare: Option<SlotCert>,
@@ -63,7 +67,6 @@ impl Replica {
         if !self.proposal_allowed(from, seq, &digest, &pp.proposal) {
             return;
         }
-        self.seen_seq_max = self.seen_seq_max.max(seq);
         let slot = self.slots.entry(seq).or_default();
         slot.pre_prepare = Some((pp.proposal.clone(), digest, pp.path));
         slot.received_at = self.now;
@@ -131,10 +134,27 @@ impl Replica {
         self.on_vote_share(self.cfg.id, share);
     }
 
+    /// Shares go to the C-collectors of (seq, view). On the slow path the primary takes the
+    /// place of the last rotating collector: with c = 0 that is concord's primary-collected
+    /// slow path, and a crashed backup collector can no longer stall its sequence numbers.
     pub(crate) fn send_to_collectors(&mut self, seq: SeqNum, msg: crate::message::Message) {
-        for c in self.cfg.params.c_collectors(seq, self.view) {
+        for c in self.collectors(seq) {
             self.send(c, msg.clone());
         }
+    }
+
+    /// The collectors that receive shares eagerly: the first `min(c+1, 2)` of the c+1
+    /// rotating C-collectors (concord: 1 if c = 0, 2 otherwise). The rest of the c+1, and the
+    /// primary, receive them on retransmission. Keeps the fast path at ≤ 4n messages.
+    pub(crate) fn collectors(&self, seq: SeqNum) -> Vec<ReplicaId> {
+        let mut cs = self.cfg.params.c_collectors(seq, self.view);
+        cs.truncate(2);
+        let slow = self.slots.get(&seq).and_then(|s| s.pre_prepare.as_ref()).is_some_and(|(_, _, p)| *p == CommitPath::Slow);
+        if slow {
+            cs.pop();
+            cs.push(self.primary());
+        }
+        cs
     }
 
     /// Retransmission goes to the C-collectors and the primary: with c = 0 a single crashed
@@ -142,7 +162,12 @@ impl Replica {
     /// slow path always runs through the primary; here the primary is only the fallback).
     pub(crate) fn send_to_fallback_collectors(&mut self, seq: SeqNum, msg: crate::message::Message) {
         let primary = self.primary();
-        let mut to = self.cfg.params.c_collectors(seq, self.view);
+        let mut to = self.collectors(seq);
+        for c in self.cfg.params.c_collectors(seq, self.view) {
+            if !to.contains(&c) {
+                to.push(c);
+            }
+        }
         if !to.contains(&primary) {
             to.push(primary);
         }
@@ -192,6 +217,11 @@ impl Replica {
         }
         if cert.seq <= self.stable_seq() || cert.seq > self.window_top() {
             return;
+        }
+        if from != self.cfg.id
+            && let Some(slot) = self.slots.get_mut(&cert.seq)
+        {
+            slot.proof_seen = true;
         }
         if self.slots.get(&cert.seq).is_some_and(|s| s.prepared.is_some()) {
             return;
@@ -244,6 +274,11 @@ impl Replica {
             return;
         }
         self.seen_seq_max = self.seen_seq_max.max(seq);
+        if from != self.cfg.id
+            && let Some(slot) = self.slots.get_mut(&seq)
+        {
+            slot.proof_seen = true;
+        }
         self.commit_checked(kind, cert, body);
     }
 

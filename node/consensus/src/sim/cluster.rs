@@ -86,6 +86,8 @@ pub struct SimConfig {
     pub tune: Option<fn(&mut Config)>,
     /// Fixed latency on every link (measurements); overrides `latency_ms`.
     pub uniform_latency_ms: Option<u64>,
+    /// Upper bound of the simulated disk's write latency (acks arrive in `[0, max)` ms).
+    pub disk_latency_ms: u64,
     /// Replicas that crash (by a `Fault::Crash`) and stay down: not restarted at heal and
     /// excused from liveness. Together with `byzantine` at most f.
     pub down_forever: Vec<ReplicaId>,
@@ -115,6 +117,7 @@ impl SimConfig {
             tune: None,
             uniform_latency_ms: None,
             down_forever: vec![],
+            disk_latency_ms: 3,
         }
     }
 
@@ -170,6 +173,12 @@ pub struct Stats {
     pub commit_latency_ms_sum: u64,
     /// Count for `commit_latency_ms_sum`.
     pub commit_latency_count: u64,
+    /// When an honest replica first started a view change.
+    pub first_view_change_ms: Option<u64>,
+    /// When an honest replica first installed a new view.
+    pub first_new_view_ms: Option<u64>,
+    /// First honest commit after that.
+    pub first_commit_after_new_view_ms: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -356,21 +365,31 @@ impl Cluster {
 
     /// Runs to the end; `Err` names the first broken invariant (with seed and time).
     pub fn run(&mut self) -> Result<Stats, Violation> {
-        while let Some(((at, _), ev)) = self.queue.pop_first() {
-            if at > self.cfg.end_ms {
-                break;
-            }
-            self.now = at;
+        self.run_until(self.cfg.end_ms)?;
             self.steps += 1;
-            self.stats.audit = audit_mix(self.stats.audit, at, &ev);
-            self.step(ev).map_err(|v| self.annotate(v))?;
-        }
-        self.now = self.cfg.end_ms;
         if self.cfg.check_liveness {
             self.check_liveness().map_err(|v| self.annotate(v))?;
         }
         self.finish_stats();
         Ok(self.stats.clone())
+    }
+
+    /// Processes events up to time `t` (inclusive), checking the safety oracles.
+    pub fn run_until(&mut self, t: u64) -> Result<(), Violation> {
+        while let Some(entry) = self.queue.first_entry() {
+            let (at, _) = *entry.key();
+            if at > t {
+                break;
+            }
+            let ev = entry.remove();
+            self.now = at;
+            self.steps += 1;
+            self.stats.audit = audit_mix(self.stats.audit, at, &ev);
+            self.step(ev).map_err(|v| self.annotate(v))?;
+        }
+        self.now = self.now.max(t);
+        self.finish_stats();
+        Ok(())
     }
 
     fn annotate(&self, v: Violation) -> Violation {
@@ -543,7 +562,7 @@ impl Cluster {
                     let i = &mut self.nodes[node].instances[inst];
                     i.store.write(&record, roundtrip);
                     let epoch = i.epoch;
-                    let delay = self.rng.range(0, 3);
+                    let delay = self.rng.range(0, self.cfg.disk_latency_ms);
                     self.push(self.now + delay, Ev::PersistAck { node, inst, epoch, id: pid });
                 }
                 Output::Execute(proof) => {
@@ -588,6 +607,9 @@ impl Cluster {
         }
         match e {
             Event::Committed { seq, kind } => {
+                if self.stats.first_new_view_ms.is_some() {
+                    self.stats.first_commit_after_new_view_ms.get_or_insert(self.now);
+                }
                 match kind {
                     CommitKind::Fast => self.stats.fast_commits += 1,
                     CommitKind::Slow => self.stats.slow_commits += 1,
@@ -597,7 +619,13 @@ impl Cluster {
                     self.stats.commit_latency_count += 1;
                 }
             }
-            Event::ViewChangeStarted(_) => self.stats.view_changes += 1,
+            Event::ViewChangeStarted(_) => {
+                self.stats.view_changes += 1;
+                self.stats.first_view_change_ms.get_or_insert(self.now);
+            }
+            Event::NewViewInstalled(_) => {
+                self.stats.first_new_view_ms.get_or_insert(self.now);
+            }
             Event::Misbehavior(_) => self.stats.misbehavior += 1,
             _ => {}
         }
