@@ -6,7 +6,7 @@
 // WebSocketProvider with the contract Hardhat deployed, as a Hardhat script would.
 import { network } from "hardhat";
 import { ethers as ethersLib } from "ethers";
-import { WS_URL, CHAIN_ID, assert, assertEq, runScenario, withTimeout, collector } from "../lib/common.mjs";
+import { WS_URL, CHAIN_ID, assert, assertEq, runScenario, collector } from "../lib/common.mjs";
 
 const conn = await network.connect();
 const { ethers } = conn;
