@@ -2,6 +2,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod cli;
+mod dev;
 
 fn main() -> std::process::ExitCode {
     cli::run()

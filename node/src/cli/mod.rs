@@ -1,6 +1,8 @@
 //! Command-line parsing and dispatch; one file per subcommand.
 
-mod import;
+pub(crate) mod import;
+mod serve_modules;
+mod up;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,6 +19,8 @@ struct Cli {
 enum Command {
     /// Execute and verify every block of a chain file (concatenated RLP blocks).
     Import(import::ImportArgs),
+    /// Run a dev chain with embedded defaults: TLS, dev accounts, instant blocks.
+    Up(up::UpArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its result to an exit code.
@@ -31,6 +35,7 @@ pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Import(args) => import::run(args),
+        Command::Up(args) => up::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
