@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use http::{HeaderValue, Method, header, request::Parts};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use http::{HeaderValue, Method, request::Parts};
+use tower_http::cors::{AllowHeaders, AllowOrigin, AllowPrivateNetwork, CorsLayer};
 
 use crate::config::{CorsPolicy, OriginRule, WalletExtensions};
 
@@ -33,16 +33,23 @@ pub fn origin_allowed(policy: &CorsPolicy, origin: &HeaderValue) -> bool {
     })
 }
 
-/// The CORS layer for a policy: POST and GET (WebSocket upgrade) with the headers
-/// JSON-RPC clients send (`content-type`, and `authorization` for bearer tokens).
+/// The CORS layer for a policy: POST and GET (WebSocket upgrade). Request headers are
+/// mirrored: wallets and SDKs add their own (`authorization`, tracing or client-name
+/// headers), and the origin check is what protects the endpoint, not a header list.
+/// Chrome's Private Network Access preflight (a public page calling a private address) is
+/// answered for allowed origins too.
 pub fn layer(policy: &CorsPolicy) -> CorsLayer {
-    let policy = policy.clone();
+    let for_origin = policy.clone();
+    let for_private_network = policy.clone();
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _: &Parts| {
-            origin_allowed(&policy, origin)
+            origin_allowed(&for_origin, origin)
         }))
         .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_private_network(AllowPrivateNetwork::predicate(move |origin, _| {
+            origin_allowed(&for_private_network, origin)
+        }))
         .max_age(PREFLIGHT_MAX_AGE)
 }
 

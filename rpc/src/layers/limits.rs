@@ -18,6 +18,33 @@ use jsonrpsee::{server::HttpBody, types::ErrorObjectOwned};
 use tower::{Layer, Service};
 
 use super::{BoxError, json_rpc_error};
+
+/// jsonrpsee answers a notification (or a batch of only notifications) over HTTP with the
+/// body `null`; JSON-RPC 2.0 says "nothing at all", and geth sends an empty body. A real
+/// response is always an object or an array, so a 4-byte `null` body is unambiguous.
+async fn empty_if_notification(response: http::Response<HttpBody>) -> http::Response<HttpBody> {
+    use http_body::Body as _;
+    if response.status() != StatusCode::OK || response.body().size_hint().exact() != Some(4) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    match body.collect().await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            if bytes.as_ref() == b"null" {
+                parts.headers.remove(header::CONTENT_TYPE);
+                http::Response::from_parts(parts, HttpBody::empty())
+            } else {
+                http::Response::from_parts(parts, HttpBody::new(Full::new(bytes)))
+            }
+        }
+        Err(err) => {
+            tracing::debug!(target: "stele::rpc::limits", %err, "response body failed");
+            let error = ErrorObjectOwned::owned::<()>(-32603, "internal error", None);
+            json_rpc_error(StatusCode::INTERNAL_SERVER_ERROR, &error)
+        }
+    }
+}
 use crate::error::{INVALID_REQUEST_CODE, LIMIT_EXCEEDED_CODE, request_timed_out, request_too_large};
 
 /// Layer enforcing the body size and upload time limits.
@@ -121,7 +148,7 @@ where
                 );
                 return Ok(json_rpc_error(StatusCode::TOO_MANY_REQUESTS, &error));
             }
-            Ok(response)
+            Ok(empty_if_notification(response).await)
         })
     }
 }

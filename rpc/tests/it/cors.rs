@@ -30,6 +30,8 @@ async fn wallet_extensions_allowed_random_origin_not() {
         assert_eq!(allowed_origin(&reply), Some(origin));
         let methods = reply.headers.get(::http::header::ACCESS_CONTROL_ALLOW_METHODS).unwrap().to_str().unwrap();
         assert!(methods.contains("POST"), "{methods}");
+        let headers = reply.headers.get(::http::header::ACCESS_CONTROL_ALLOW_HEADERS).unwrap().to_str().unwrap();
+        assert!(headers.contains("content-type"), "{headers}");
     }
     let evil = preflight(&server, "https://evil.example").await;
     assert_eq!(allowed_origin(&evil), None);
@@ -54,4 +56,22 @@ async fn configured_origins_only() {
     assert_eq!(allowed_origin(&preflight(&server, "https://app.example.com").await), Some("https://app.example.com"));
     assert_eq!(allowed_origin(&preflight(&server, "chrome-extension://abc").await), None);
     assert_eq!(allowed_origin(&preflight(&server, "https://other.example.com").await), None);
+}
+
+#[tokio::test]
+async fn private_network_preflight_for_allowed_origins() {
+    let server = TestServer::start_with(|c| c.cors.allowed_origins = vec!["https://app.example.com".into()], |s| s).await;
+    let ask = |origin: &'static str| {
+        ::http::Request::options("/")
+            .header(::http::header::HOST, "localhost")
+            .header(::http::header::ORIGIN, origin)
+            .header(::http::header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header("access-control-request-private-network", "true")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let ok = server.send(Alpn::Http1, ask("https://app.example.com")).await;
+    assert_eq!(ok.headers.get("access-control-allow-private-network").map(|v| v.to_str().unwrap()), Some("true"));
+    let no = server.send(Alpn::Http1, ask("https://evil.example")).await;
+    assert_eq!(no.headers.get("access-control-allow-private-network"), None);
 }

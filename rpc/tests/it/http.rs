@@ -212,3 +212,17 @@ async fn connection_limit_closes_extra_connections() {
     assert_eq!(reply.json()["result"], json!(true));
     drop(second);
 }
+
+#[tokio::test]
+async fn notifications_get_an_empty_body() {
+    let server = TestServer::start().await;
+    let single = server.post_h1(r#"{"jsonrpc":"2.0","method":"net_version"}"#).await;
+    assert_eq!(single.status, ::http::StatusCode::OK);
+    assert_eq!(single.body, "");
+    let batch = server.post_h2(r#"[{"jsonrpc":"2.0","method":"net_version"},{"jsonrpc":"2.0","method":"nope"}]"#).await;
+    assert_eq!(batch.status, ::http::StatusCode::OK);
+    assert_eq!(batch.body, "");
+    // A mixed batch answers only the calls.
+    let mixed = server.post_h1(r#"[{"jsonrpc":"2.0","method":"net_version"},{"jsonrpc":"2.0","id":5,"method":"net_listening"}]"#).await.json();
+    assert_eq!(mixed, json!([{"jsonrpc":"2.0","id":5,"result":true}]));
+}
