@@ -80,7 +80,7 @@ if [ "$lynis" = 1 ]; then
     dpkg -x "$t"/lynis_*.deb "$t/diag-root"
     cp -a "$t/diag-root/usr/share/lynis/." "$t/diag/lynis/"
     cp "$t/diag-root/usr/sbin/lynis" "$t/diag/lynis/lynis"
-    cp "$t/diag-root/etc/lynis/default.prf" "$t/diag/lynis/default.prf"
+    cp -a "$t/diag-root/etc/lynis/." "$t/diag/lynis/"
     genisoimage -quiet -r -V STELE-DIAG -o "$t/diag.iso" "$t/diag"
     diag_drive=(-drive "if=ide,index=3,media=cdrom,readonly=on,file=$t/diag.iso")
     timeout_s=$(( timeout_s + 900 ))
@@ -156,6 +156,7 @@ bad_listeners=$(printf '%s\n' "$diag" | sed -n 's/^listen //p' |
 [ -z "$bad_listeners" ] || die "good: unexpected listening sockets: $bad_listeners"
 reached+=("listening sockets: only the configured ports ($(printf '%s\n' "$diag" | sed -n 's/^listen //p' | tr '\n' ';'))")
 if [ "$lynis" = 1 ]; then
+    printf '%s\n' "$diag" | grep -qE '^lynis hardening_index=[0-9]+' || die "good: lynis did not produce a hardening index"
     printf '%s\n' "$diag" | grep -E '^lynis (hardening_index|tests_performed|warning)' | sed 's/^/    /' >&2
     reached+=("lynis: $(printf '%s\n' "$diag" | grep '^lynis hardening_index')")
 fi
@@ -177,10 +178,11 @@ stop_vm
 boot bad "$t/bad.iso" ""
 wait_for bad 'stele-firstboot: CONFIGURATION ERROR'
 wait_for bad 'rpc.port \(JSON-RPC port \(HTTPS\)\): must be between 1024 and 65535'
-sleep 5
+wait_for bad 'Dependency failed for .*(stele|Ethereum-compatible node)'
+wait_for bad 'NOT RUNNING: the deployment properties are invalid'
 if grep -q 'stele-firstboot: applied' "$t/bad.serial"; then die "bad: the configurator applied a refused configuration"; fi
 if curl -s --max-time 5 -k "https://127.0.0.1:$port/" >/dev/null; then die "bad: something answers on the RPC port"; fi
-reached+=("bad property: error on the serial console, nothing applied, nothing served")
+reached+=("bad property: error on the serial console, stele.service not started (dependency failed), console banner says NOT RUNNING, nothing served")
 stop_vm
 
 printf 'boot test reached:\n' >&2

@@ -15,9 +15,9 @@ if ! command -v go >/dev/null || [ ! -d /usr/share/gocode/src/github.com/vmware/
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go golang-github-vmware-govmomi-dev >/dev/null
 fi
 bin="$OVA_WORK/bin/stele-vcsim-import"
-mkdir -p "$OVA_WORK/bin" "$OVA_WORK/gocache"
+mkdir -p "$OVA_WORK/bin" "$CARGO_TARGET_DIR/ova-gocache"
 progress vcsim "go build stele-vcsim-import (GOPATH mode, offline)"
-GO111MODULE=off GOPROXY=off GOFLAGS= GOCACHE="$OVA_WORK/gocache" \
+GO111MODULE=off GOPROXY=off GOFLAGS= GOCACHE="$CARGO_TARGET_DIR/ova-gocache" \
     GOPATH="$OVA_BUILD_DIR/vcsim:/usr/share/gocode" \
     go build -o "$bin" stele-vcsim-import
 progress vcsim "importing $(basename "$ova")"

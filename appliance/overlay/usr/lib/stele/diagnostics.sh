@@ -11,13 +11,21 @@ systemctl --failed --no-legend --plain | while read -r unit rest; do say "failed
 ss -Htlnu | while read -r proto state recv send local peer rest; do say "listen $proto $local"; done
 nft list ruleset | grep -E 'policy|dport' | while read -r line; do say "nft $line"; done
 say "root-mount $(findmnt -no OPTIONS /)"
+say "data-mount $(findmnt -no SOURCE,OPTIONS /var/lib/stele)"
+say "log-mount $(findmnt -no SOURCE /var/log)"
+for u in nftables auditd systemd-networkd systemd-timesyncd systemd-resolved open-vm-tools ssh rsyslog; do
+    say "unit $u $(systemctl is-active $u.service)"
+done
+say "audit-rules $(auditctl -l 2>/dev/null | wc -l) loaded, enabled=$(auditctl -s 2>/dev/null | sed -n 's/^enabled //p')"
 say "stele-config-modes $(stat -c '%a %U' /var/lib/stele/config/* | sort -u | tr '\n' ',')"
 if [ -e /dev/disk/by-label/STELE-DIAG ]; then
     mkdir -p /run/stele/diag
     if mount -o ro,nosuid,nodev /dev/disk/by-label/STELE-DIAG /run/stele/diag; then
         say "lynis: running (several minutes under emulation)"
         cd /run/stele/diag/lynis && sh ./lynis audit system --no-colors --quiet \
-            --logfile /tmp/lynis.log --report-file /tmp/lynis-report.dat >/dev/null 2>&1
+            --logfile /tmp/lynis.log --report-file /tmp/lynis-report.dat >/tmp/lynis.out 2>&1
+        grep -q '^hardening_index=' /tmp/lynis-report.dat 2>/dev/null ||
+            tail -5 /tmp/lynis.out | while read -r line; do say "lynis output: $line"; done
         say "lynis hardening_index=$(sed -n 's/^hardening_index=//p' /tmp/lynis-report.dat)"
         say "lynis tests_performed=$(sed -n 's/^lynis_tests_done=//p' /tmp/lynis-report.dat)"
         sed -n 's/^warning\[\]=/lynis warning /p; s/^suggestion\[\]=/lynis suggestion /p' /tmp/lynis-report.dat |
