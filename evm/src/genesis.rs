@@ -106,7 +106,11 @@ pub fn init_genesis(db: &ChainDb, spec: &ChainSpec) -> Result<B256, GenesisError
     tx.put::<HeaderNumbers>(&hash, &0)?;
     tx.put::<Headers>(&0, &Rlp(header))?;
     tx.put::<Bodies>(&0, &Rlp(BlockBody::default()))?;
-    let genesis_json = serde_json::to_vec(&spec.genesis)
+    // The alloc is in the state now; keeping it twice would cost as much again (a
+    // million-account genesis is ~100 MB of JSON).
+    let mut without_alloc = spec.genesis.clone();
+    without_alloc.alloc.clear();
+    let genesis_json = serde_json::to_vec(&without_alloc)
         .map_err(|e| DbError::Inconsistent(format!("cannot serialise genesis: {e}")))?;
     tx.put::<Meta>(&GENESIS_META_KEY.to_vec(), &genesis_json)?;
     tx.set_head(0)?;
@@ -114,7 +118,8 @@ pub fn init_genesis(db: &ChainDb, spec: &ChainSpec) -> Result<B256, GenesisError
     Ok(hash)
 }
 
-/// The chain spec stored with the database at genesis.
+/// The chain spec stored with the database at genesis (its alloc is empty: the genesis
+/// state is in the tables).
 pub fn stored_chain_spec(db: &ChainDb) -> Result<Option<ChainSpec>, DbError> {
     let tx = db.read()?;
     let Some(bytes) = tx.get::<Meta>(&GENESIS_META_KEY.to_vec())? else { return Ok(None) };

@@ -85,6 +85,19 @@ pub struct BuiltBlock {
     pub bundle: BundleState,
     /// The state root and trie nodes.
     pub trie: StateRootOutput,
+    /// Where the time went.
+    pub timings: BuildTimings,
+}
+
+/// Wall time of each stage of building a block, for benchmarks and logs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildTimings {
+    /// Executing the transactions (revm), receipts included.
+    pub execute: std::time::Duration,
+    /// Computing the state root (trie reads, updates and hashing).
+    pub state_root: std::time::Duration,
+    /// Writing the block and state and committing (zero until committed).
+    pub commit: std::time::Duration,
 }
 
 /// The header of the child of `parent`, without the fields execution determines.
@@ -146,7 +159,9 @@ pub fn build_block<K: TransactionKind>(
     }
     let withdrawals = header.withdrawals_root.map(|_| Withdrawals::default());
     let input = BlockEnvInput { header: &header, ommers: &[], withdrawals: withdrawals.as_ref().map(|w| w.as_slice()) };
+    let started = std::time::Instant::now();
     let executed = execute_block(tx, spec, &input, &candidates, InvalidTxPolicy::Skip)?;
+    let execute = started.elapsed();
     skipped.extend(executed.skipped.iter().map(|(i, reason)| (candidate_index[*i], reason.clone())));
     skipped.sort();
 
@@ -155,8 +170,10 @@ pub fn build_block<K: TransactionKind>(
     let transactions: Vec<TxEnvelope> = included.iter().map(|r| r.inner().clone()).collect();
     let senders = included.iter().map(|r| r.signer()).collect();
 
+    let started = std::time::Instant::now();
     let updates = bundle_updates(tx, &executed.bundle)?;
     let trie = state_root_of(tx, parent.state_root, &updates)?;
+    let state_root = started.elapsed();
     header.state_root = trie.root;
     header.transactions_root = calculate_transaction_root(&transactions);
     header.receipts_root = calculate_receipt_root(&executed.receipts);
@@ -178,13 +195,15 @@ pub fn build_block<K: TransactionKind>(
         skipped,
         bundle: executed.bundle,
         trie,
+        timings: BuildTimings { execute, state_root, commit: Default::default() },
     })
 }
 
 /// Builds the next block on the head and commits it in one write transaction.
 pub fn build_and_commit(db: &ChainDb, spec: &Arc<ChainSpec>, request: &BlockRequest) -> Result<BuiltBlock, BuildError> {
     let tx = db.write()?;
-    let built = build_block(&tx, spec, request)?;
+    let mut built = build_block(&tx, spec, request)?;
+    let started = std::time::Instant::now();
     persist_block(
         &tx,
         &BlockToPersist {
@@ -198,5 +217,6 @@ pub fn build_and_commit(db: &ChainDb, spec: &Arc<ChainSpec>, request: &BlockRequ
         },
     )?;
     tx.commit()?;
+    built.timings.commit = started.elapsed();
     Ok(built)
 }

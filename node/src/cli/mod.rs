@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch; one file per subcommand.
 
+mod bench_exec;
 pub(crate) mod import;
 mod serve_modules;
 mod up;
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Execute and verify every block of a chain file (concatenated RLP blocks).
     Import(import::ImportArgs),
+    /// Benchmark execution: blocks of transfers through the block builder.
+    BenchExec(bench_exec::BenchExecArgs),
     /// Run a dev chain with embedded defaults: TLS, dev accounts, instant blocks.
     Up(up::UpArgs),
 }
@@ -36,6 +39,7 @@ pub(crate) fn run() -> ExitCode {
     let result = match cli.command {
         Command::Import(args) => import::run(args),
         Command::Up(args) => up::run(args),
+        Command::BenchExec(args) => bench_exec::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,204 @@
+//! `stele bench-exec`: the execution benchmark. Builds a chain whose genesis funds N
+//! accounts (native balance and an ERC-20 balance each), then executes, state-roots and
+//! commits blocks of pre-signed transfers through the same block builder the node uses,
+//! and reports tx/s, Mgas/s and where each block's time went. Single-threaded execution.
+
+use alloy_consensus::{transaction::Recovered, SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_genesis::{Genesis, GenesisAccount};
+use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use anyhow::Context;
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
+use stele_evm::{
+    executor::{build_and_commit, BlockRequest},
+    genesis::init_genesis,
+    ChainDb, ChainSpec,
+};
+
+/// The benchmark's ERC-20 (source in evm/benches/contracts/BenchToken.sol).
+const TOKEN_RUNTIME_HEX: &str = include_str!("../../../evm/benches/contracts/BenchToken.bin-runtime");
+/// Where the token lives in the benchmark genesis.
+const TOKEN: Address = Address::new([0x70; 20]);
+
+/// What each transaction does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Workload {
+    /// Native ETH transfers.
+    Transfer,
+    /// ERC-20 `transfer` calls.
+    Erc20,
+}
+
+/// Arguments of `stele bench-exec`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchExecArgs {
+    /// Funded accounts in the genesis (each has ETH and tokens).
+    #[arg(long, default_value_t = 10_000)]
+    accounts: usize,
+    /// Blocks to execute.
+    #[arg(long, default_value_t = 10)]
+    blocks: usize,
+    /// Transactions per block.
+    #[arg(long, default_value_t = 1_000)]
+    block_txs: usize,
+    /// What the transactions do.
+    #[arg(long, value_enum, default_value_t = Workload::Erc20)]
+    workload: Workload,
+    /// Data directory (default: a fresh temporary one).
+    #[arg(long)]
+    datadir: Option<PathBuf>,
+}
+
+/// A funded account that only receives: an address from a counter, no key needed.
+fn receiver(i: usize) -> Address {
+    Address::from_slice(&keccak256((i as u64).to_be_bytes())[12..])
+}
+
+/// The storage slot of `holder`'s balance in `mapping(address => uint256)` at slot 0.
+fn balance_slot(holder: Address) -> B256 {
+    let mut preimage = [0u8; 64];
+    preimage[12..32].copy_from_slice(holder.as_slice());
+    keccak256(preimage)
+}
+
+pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.accounts >= 1 && args.block_txs >= 1 && args.blocks >= 1, "counts must be positive");
+    let temp;
+    let datadir = match &args.datadir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile_dir()?;
+            temp.clone()
+        }
+    };
+    eprintln!("bench-exec: {} accounts, {} blocks of {} {:?} transactions, datadir {}", args.accounts, args.blocks, args.block_txs, args.workload, datadir.display());
+
+    // Senders: one per transaction slot of a block, each sending once per block.
+    let senders: Vec<PrivateKeySigner> = (0..args.block_txs)
+        .map(|i| PrivateKeySigner::from_bytes(&keccak256(format!("stele bench sender {i}"))))
+        .collect::<Result<_, _>>()?;
+    let eth = U256::from(10u64).pow(U256::from(18u64));
+    let mut genesis: Genesis = serde_json::from_value(serde_json::json!({
+        "config": {
+            "chainId": 7357, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
+            "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0, "istanbulBlock": 0,
+            "berlinBlock": 0, "londonBlock": 0, "mergeNetsplitBlock": 0, "terminalTotalDifficulty": 0,
+            "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0, "osakaTime": 0,
+            "depositContractAddress": "0x0000000000000000000000000000000000000000"
+        },
+        "gasLimit": "0x2faf0800", "difficulty": "0x0", "alloc": {}
+    }))?;
+    let mut token_storage = BTreeMap::new();
+    let funded = (0..args.accounts).map(receiver).chain(senders.iter().map(|s| s.address()));
+    for address in funded {
+        genesis.alloc.insert(address, GenesisAccount { balance: eth * U256::from(1_000u64), ..Default::default() });
+        token_storage.insert(balance_slot(address), B256::from(eth * U256::from(1_000u64)));
+    }
+    let code = Bytes::from(alloy_primitives::hex::decode(TOKEN_RUNTIME_HEX.trim()).context("token bytecode")?);
+    genesis.alloc.insert(TOKEN, GenesisAccount { code: Some(code), storage: Some(token_storage), nonce: Some(1), ..Default::default() });
+    let spec = Arc::new(ChainSpec::from_genesis(genesis)?);
+
+    let started = Instant::now();
+    let db = ChainDb::open(&datadir.join("chain"))?;
+    init_genesis(&db, &spec)?;
+    eprintln!("bench-exec: genesis with {} accounts written in {:.1}s", args.accounts + args.block_txs, started.elapsed().as_secs_f64());
+
+    // Pre-sign everything so signing is not measured.
+    let started = Instant::now();
+    let mut blocks = Vec::with_capacity(args.blocks);
+    let head = db.read()?.head_header()?;
+    let mut base_fee = head.base_fee_per_gas.unwrap_or(0);
+    for block in 0..args.blocks {
+        let mut txs = Vec::with_capacity(args.block_txs);
+        for (i, signer) in senders.iter().enumerate() {
+            let to = receiver((block * args.block_txs + i) * 7919 % args.accounts);
+            let (kind, value, input, gas_limit) = match args.workload {
+                Workload::Transfer => (TxKind::Call(to), U256::from(1u64), Bytes::new(), 21_000),
+                Workload::Erc20 => {
+                    let mut data = Vec::with_capacity(68);
+                    data.extend_from_slice(&keccak256("transfer(address,uint256)")[..4]);
+                    data.extend_from_slice(B256::left_padding_from(to.as_slice()).as_slice());
+                    data.extend_from_slice(&U256::from(1u64).to_be_bytes::<32>());
+                    (TxKind::Call(TOKEN), U256::ZERO, Bytes::from(data), 60_000)
+                }
+            };
+            let tx = TxEip1559 {
+                chain_id: spec.chain_id,
+                nonce: block as u64,
+                gas_limit,
+                // Generous: base fees rise while blocks are full.
+                max_fee_per_gas: u128::from(base_fee) * 4 + 1_000_000_000,
+                max_priority_fee_per_gas: 1,
+                to: kind,
+                value,
+                input,
+                ..Default::default()
+            };
+            let signature = signer.sign_hash_sync(&tx.signature_hash())?;
+            txs.push(Recovered::new_unchecked(TxEnvelope::Eip1559(tx.into_signed(signature)), signer.address()));
+        }
+        blocks.push(txs);
+        base_fee = base_fee.saturating_mul(9) / 8 + 1;
+    }
+    eprintln!("bench-exec: {} transactions signed in {:.1}s (not measured)", args.blocks * args.block_txs, started.elapsed().as_secs_f64());
+
+    let mut totals = (0f64, 0f64, 0f64, 0f64);
+    let mut gas = 0u64;
+    let mut txs_done = 0usize;
+    let mut root_ms = Vec::new();
+    let mut timestamp = head.timestamp;
+    for (number, transactions) in blocks.into_iter().enumerate() {
+        timestamp += 1;
+        let request = BlockRequest { timestamp, beneficiary: Address::ZERO, transactions, extra_data: Bytes::new() };
+        let started = Instant::now();
+        let built = build_and_commit(&db, &spec, &request)?;
+        let wall = started.elapsed().as_secs_f64();
+        anyhow::ensure!(built.skipped.is_empty(), "block {} left out transactions: {:?}", number + 1, &built.skipped[..built.skipped.len().min(3)]);
+        let t = built.timings;
+        totals.0 += wall;
+        totals.1 += t.execute.as_secs_f64();
+        totals.2 += t.state_root.as_secs_f64();
+        totals.3 += t.commit.as_secs_f64();
+        root_ms.push(t.state_root.as_secs_f64() * 1e3);
+        gas += built.header.gas_used;
+        txs_done += built.body.transactions.len();
+        eprintln!(
+            "block {:>4}: {} txs, {:.1} Mgas, {:.1} ms (execute {:.1}, state root {:.1}, commit {:.1})",
+            built.header.number,
+            built.body.transactions.len(),
+            built.header.gas_used as f64 / 1e6,
+            wall * 1e3,
+            t.execute.as_secs_f64() * 1e3,
+            t.state_root.as_secs_f64() * 1e3,
+            t.commit.as_secs_f64() * 1e3
+        );
+    }
+    root_ms.sort_by(f64::total_cmp);
+    let p50 = root_ms[root_ms.len() / 2];
+    let max = root_ms[root_ms.len() - 1];
+    println!(
+        "workload={:?} accounts={} blocks={} block_txs={}: {:.0} tx/s, {:.1} Mgas/s; per block: execute {:.1} ms, state root {:.1} ms (p50 {:.1}, max {:.1}), commit {:.1} ms",
+        args.workload,
+        args.accounts,
+        args.blocks,
+        args.block_txs,
+        txs_done as f64 / totals.0,
+        gas as f64 / 1e6 / totals.0,
+        totals.1 * 1e3 / args.blocks as f64,
+        totals.2 * 1e3 / args.blocks as f64,
+        p50,
+        max,
+        totals.3 * 1e3 / args.blocks as f64
+    );
+    if args.datadir.is_none() {
+        let _ = std::fs::remove_dir_all(&datadir);
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("stele-bench-exec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
