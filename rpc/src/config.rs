@@ -58,6 +58,42 @@ pub struct RpcConfig {
     /// Every size, count and time bound of the server.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Per-caller request rate limit; none when absent.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
+}
+
+/// A token bucket per caller: `burst` requests at once, refilled at `requests_per_second`.
+/// A caller is its certificate or token identity, or its IP address when anonymous. One
+/// HTTP request (a whole batch) or one WebSocket upgrade costs one token.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per caller.
+    pub requests_per_second: u32,
+    /// Requests a caller may make at once after being idle.
+    pub burst: u32,
+}
+
+/// Checked rate limit: both numbers non-zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallerRateLimit {
+    /// Sustained requests per second per caller.
+    pub requests_per_second: NonZeroU32,
+    /// Bucket size.
+    pub burst: NonZeroU32,
+}
+
+impl TryFrom<&RateLimitConfig> for CallerRateLimit {
+    type Error = ConfigError;
+
+    fn try_from(raw: &RateLimitConfig) -> Result<Self, Self::Error> {
+        Ok(Self {
+            requests_per_second: NonZeroU32::new(raw.requests_per_second)
+                .ok_or(ConfigError::ZeroLimit { name: "rate_limit.requests_per_second" })?,
+            burst: NonZeroU32::new(raw.burst).ok_or(ConfigError::ZeroLimit { name: "rate_limit.burst" })?,
+        })
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -192,6 +228,7 @@ impl RpcConfig {
             },
             cors: CorsConfig::default(),
             limits: LimitsConfig::default(),
+            rate_limit: None,
         }
     }
 }
@@ -323,6 +360,8 @@ pub struct ServerSettings {
     pub cors: CorsPolicy,
     /// Checked limits.
     pub limits: Limits,
+    /// Per-caller rate limit, if configured.
+    pub rate_limit: Option<CallerRateLimit>,
 }
 
 impl TryFrom<&RpcConfig> for ServerSettings {
@@ -334,6 +373,7 @@ impl TryFrom<&RpcConfig> for ServerSettings {
             tls: raw.tls.clone(),
             cors: CorsPolicy::try_from(&raw.cors)?,
             limits: Limits::try_from(&raw.limits)?,
+            rate_limit: raw.rate_limit.as_ref().map(CallerRateLimit::try_from).transpose()?,
         })
     }
 }
@@ -390,6 +430,19 @@ mod tests {
         raw.limits.batch_requests_max = 1;
         raw.limits.request_timeout_ms = 0;
         assert!(ServerSettings::try_from(&raw).is_err());
+    }
+
+    #[test]
+    fn rate_limit_is_optional_and_checked() {
+        let raw: RpcConfig = serde_json::from_str(
+            r#"{"tls":{"cert_file":"c","key_file":"k"},"rate_limit":{"requests_per_second":50,"burst":100}}"#,
+        )
+        .unwrap();
+        let settings = ServerSettings::try_from(&raw).unwrap();
+        assert_eq!(settings.rate_limit.unwrap().burst.get(), 100);
+        let mut zero = raw.clone();
+        zero.rate_limit = Some(RateLimitConfig { requests_per_second: 0, burst: 1 });
+        assert!(ServerSettings::try_from(&zero).is_err());
     }
 
     #[test]

@@ -37,7 +37,7 @@ use crate::{
         geth::GethCompatLayer,
         identity::{TlsIdentityLayer, TlsPeer},
         limits::LimitsLayer,
-        rate::{RateLimitLayer, RateLimiter, Unlimited},
+        rate::{RateLimitLayer, RateLimiter, TokenBuckets, Unlimited},
     },
     modules::RpcModules,
     tls,
@@ -55,7 +55,8 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 type RpcMiddleware = Stack<AuthorizeLayer, Stack<GethCompatLayer, Identity>>;
 
-/// Builds and starts the server. Defaults: [`OpenAccess`], [`AllowAll`], [`Unlimited`].
+/// Builds and starts the server. Defaults: [`OpenAccess`], [`AllowAll`], and
+/// [`TokenBuckets`] when the settings have a rate limit, else [`Unlimited`].
 pub struct RpcServer {
     settings: ServerSettings,
     modules: RpcModules,
@@ -73,12 +74,16 @@ impl fmt::Debug for RpcServer {
 impl RpcServer {
     /// A server for checked settings and a method set.
     pub fn new(settings: ServerSettings, modules: RpcModules) -> Self {
+        let rate_limiter: Arc<dyn RateLimiter> = match settings.rate_limit {
+            Some(limit) => Arc::new(TokenBuckets::new(limit)),
+            None => Arc::new(Unlimited),
+        };
         Self {
             settings,
             modules,
             authenticator: Arc::new(OpenAccess),
             authorizer: Arc::new(AllowAll),
-            rate_limiter: Arc::new(Unlimited),
+            rate_limiter,
         }
     }
 

@@ -50,7 +50,7 @@ impl Scope {
 }
 
 /// Who the caller is, as proven to the authentication layer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Principal {
     /// No credentials were presented.

@@ -175,3 +175,18 @@ async fn rate_limit_refusal_is_json_rpc_429() {
     assert_eq!(reply.headers.get(::http::header::RETRY_AFTER).unwrap(), "3");
     assert_eq!(reply.json()["error"]["code"], json!(-32005));
 }
+
+#[tokio::test]
+async fn configured_rate_limit_refuses_past_the_burst() {
+    let server = TestServer::start_with(
+        |c| c.rate_limit = Some(stele_rpc::config::RateLimitConfig { requests_per_second: 1, burst: 2 }),
+        |s| s,
+    )
+    .await;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"net_version"}"#;
+    assert_eq!(server.post_h1(body).await.status, ::http::StatusCode::OK);
+    assert_eq!(server.post_h2(body).await.status, ::http::StatusCode::OK);
+    let third = server.post_h1(body).await;
+    assert_eq!(third.status, ::http::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(third.json()["error"]["code"], json!(-32005));
+}
