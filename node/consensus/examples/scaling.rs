@@ -137,7 +137,13 @@ fn pbft(n: usize, preprepare_bytes: f64, share_bytes: f64) -> (f64, f64) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let sizes: Vec<Params> = if quick {
+    let only: Option<usize> = std::env::args().skip_while(|a| a != "--n").nth(1).and_then(|v| v.parse().ok());
+    let sizes: Vec<Params> = if let Some(n) = only {
+        [params(4, 1, 0), params(16, 5, 0), params(64, 21, 0), params(128, 41, 2), params(209, 64, 8)]
+            .into_iter()
+            .filter(|p| p.n() == n)
+            .collect()
+    } else if quick {
         vec![params(4, 1, 0), params(16, 5, 0)]
     } else {
         vec![params(4, 1, 0), params(16, 5, 0), params(64, 21, 0), params(128, 41, 2), params(209, 64, 8)]
@@ -157,6 +163,9 @@ fn main() {
     for p in &sizes {
         let end = if p.n() > 100 { 1_500 } else { 2_500 };
         for mode in [Mode::Fast, Mode::Slow, Mode::ViewChange] {
+            if only.is_some() && mode != Mode::Fast {
+                continue;
+            }
             let t = std::time::Instant::now();
             let r = measure(*p, mode, end);
             eprintln!("n={} {}: {} blocks, {:.1} ordering msgs/block, {:.2}s", r.n, r.mode, r.blocks, r.ordering_msgs, t.elapsed().as_secs_f64());

@@ -13,7 +13,7 @@ impl Replica {
     fn stuck(&self) -> bool {
         let interval = self.cfg.status_interval_ms;
         self.mode == Mode::ViewChange
-            || self.committed_upto < self.seen_seq_max
+            || self.gap_since.is_some_and(|t| self.now.since(t) > interval)
             || self.transfer.is_some()
             || self.slots.iter().any(|(s, slot)| {
                 *s > self.committed_upto && slot.pre_prepare.is_some() && self.now.since(slot.received_at) > interval
@@ -24,6 +24,12 @@ impl Replica {
 
     /// Tick: when stuck, ask for help and re-send what others may have missed from us.
     pub(crate) fn maybe_status(&mut self) {
+        // Pipelined commits arrive out of order; only a gap that persists means we missed one.
+        if self.committed_upto >= self.seen_seq_max {
+            self.gap_since = None;
+        } else if self.gap_since.is_none() {
+            self.gap_since = Some(self.now);
+        }
         if self.now.since(self.last_status_at) < self.cfg.status_interval_ms || !self.stuck() {
             return;
         }

@@ -205,8 +205,11 @@ impl Replica {
     }
 
     /// E-collectors of `seq` (view-independent so a view change cannot strand shares).
+    /// Like the C-collectors, the first `min(c+1, 2)` receive execution shares.
     fn e_collectors(&self, seq: SeqNum) -> Vec<ReplicaId> {
-        self.cfg.params.e_collectors(seq, ViewNum::new(0))
+        let mut es = self.cfg.params.e_collectors(seq, ViewNum::new(0));
+        es.truncate(2);
+        es
     }
 
     /// Execution finished: sign the block hash for the E-collectors (and the checkpoint).

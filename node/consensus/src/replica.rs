@@ -146,6 +146,7 @@ pub struct Replica {
     pub(crate) transfer: Option<crate::message::StateCert>,
     pub(crate) executed_timestamp_ms: u64,
     pub(crate) last_status_at: Tick,
+    pub(crate) gap_since: Option<Tick>,
     pub(crate) started: bool,
 }
 
@@ -202,6 +203,7 @@ impl Replica {
             transfer: None,
             executed_timestamp_ms: 0,
             last_status_at: now,
+            gap_since: None,
             started: false,
             cfg,
             crypto,

@@ -257,6 +257,15 @@ impl Replica {
     /// A commit proof from any view: verify, then commit once we hold the body.
     pub(crate) fn on_commit_cert(&mut self, from: ReplicaId, kind: CommitKind, cert: SlotCert, body: Option<Proposal>) {
         let seq = cert.seq;
+        // A backup collector holding a deferred proof stands down once a valid one arrives.
+        if from != self.cfg.id
+            && self.slots.get(&seq).is_some_and(|s| !s.deferred.is_empty())
+            && self.commit_cert_valid(kind, &cert)
+            && let Some(slot) = self.slots.get_mut(&seq)
+        {
+            slot.proof_seen = true;
+            slot.deferred.clear();
+        }
         if seq <= self.committed_upto || self.durable.committed.contains_key(&seq) || seq <= self.stable_seq() {
             return;
         }
