@@ -4,7 +4,12 @@
 //! Every limit has a named default constant with its unit last and a reason; a zero limit
 //! is rejected at parse time rather than discovered under load (STYLE §2 items 7 and 16).
 
-use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    num::{NonZeroU32, NonZeroU64},
+    path::PathBuf,
+    time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +25,10 @@ pub const BATCH_REQUESTS_MAX: u32 = 1_000;
 /// Bytes allowed in one HTTP request body or one WebSocket message: geth's 5 MiB, enough
 /// for a 128 KiB transaction times a full batch of small calls.
 pub const REQUEST_BYTES_MAX: u32 = 5 * 1024 * 1024;
+/// Request bytes held in memory at once across all HTTP requests being served: bounds
+/// memory when many large bodies arrive together (51 maximum-size bodies, or ~260,000
+/// typical 1 KiB calls). A body without `Content-Length` counts as `REQUEST_BYTES_MAX`.
+pub const REQUEST_BYTES_IN_FLIGHT_MAX: u64 = 256 * 1024 * 1024;
 /// Bytes allowed in one response (a whole batch counts as one): geth's 25 MB batch cap,
 /// large enough for `eth_getLogs` over a wide range, small enough to bound memory.
 pub const RESPONSE_BYTES_MAX: u32 = 25 * 1000 * 1000;
@@ -41,6 +50,7 @@ pub const TLS_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 pub const HTTP2_STREAMS_PER_CONNECTION_MAX: u32 = 128;
 
 const _: () = assert!(REQUEST_BYTES_MAX <= RESPONSE_BYTES_MAX);
+const _: () = assert!(REQUEST_BYTES_MAX as u64 <= REQUEST_BYTES_IN_FLIGHT_MAX);
 const _: () = assert!(CONNECTIONS_MAX <= CONCURRENT_REQUESTS_MAX);
 
 /// The RPC server's configuration as written by an operator (TOML/JSON section `rpc`).
@@ -180,6 +190,8 @@ pub struct LimitsConfig {
     pub batch_requests_max: u32,
     /// Bytes in one request body or WebSocket message ([`REQUEST_BYTES_MAX`]).
     pub request_bytes_max: u32,
+    /// Request bytes in memory at once ([`REQUEST_BYTES_IN_FLIGHT_MAX`]).
+    pub request_bytes_in_flight_max: u64,
     /// Bytes in one response ([`RESPONSE_BYTES_MAX`]).
     pub response_bytes_max: u32,
     /// Concurrent TCP connections ([`CONNECTIONS_MAX`]).
@@ -203,6 +215,7 @@ impl Default for LimitsConfig {
         Self {
             batch_requests_max: BATCH_REQUESTS_MAX,
             request_bytes_max: REQUEST_BYTES_MAX,
+            request_bytes_in_flight_max: REQUEST_BYTES_IN_FLIGHT_MAX,
             response_bytes_max: RESPONSE_BYTES_MAX,
             connections_max: CONNECTIONS_MAX,
             concurrent_requests_max: CONCURRENT_REQUESTS_MAX,
@@ -240,6 +253,8 @@ pub struct Limits {
     pub batch_requests_max: NonZeroU32,
     /// Bytes in one request body or WebSocket message.
     pub request_bytes_max: NonZeroU32,
+    /// Request bytes in memory at once.
+    pub request_bytes_in_flight_max: NonZeroU64,
     /// Bytes in one response.
     pub response_bytes_max: NonZeroU32,
     /// Concurrent TCP connections.
@@ -274,6 +289,8 @@ impl TryFrom<&LimitsConfig> for Limits {
         let limits = Self {
             batch_requests_max: count("batch_requests_max", raw.batch_requests_max)?,
             request_bytes_max: count("request_bytes_max", raw.request_bytes_max)?,
+            request_bytes_in_flight_max: NonZeroU64::new(raw.request_bytes_in_flight_max)
+                .ok_or(ConfigError::ZeroLimit { name: "request_bytes_in_flight_max" })?,
             response_bytes_max: count("response_bytes_max", raw.response_bytes_max)?,
             connections_max: count("connections_max", raw.connections_max)?,
             concurrent_requests_max: count("concurrent_requests_max", raw.concurrent_requests_max)?,
@@ -289,6 +306,15 @@ impl TryFrom<&LimitsConfig> for Limits {
                 raw.http2_streams_per_connection_max,
             )?,
         };
+        if limits.request_bytes_in_flight_max.get() < u64::from(limits.request_bytes_max.get()) {
+            // Otherwise one maximum-size request could never be served.
+            return Err(ConfigError::Inconsistent {
+                reason: format!(
+                    "request_bytes_in_flight_max ({}) must be at least request_bytes_max ({})",
+                    limits.request_bytes_in_flight_max, limits.request_bytes_max
+                ),
+            });
+        }
         if limits.concurrent_requests_max < limits.connections_max {
             // Every WebSocket connection holds one request slot for its lifetime (that is
             // how jsonrpsee counts), so fewer slots than connections starves HTTP callers.
@@ -430,6 +456,9 @@ mod tests {
         raw.limits.batch_requests_max = 1;
         raw.limits.request_timeout_ms = 0;
         assert!(ServerSettings::try_from(&raw).is_err());
+        raw.limits.request_timeout_ms = 1;
+        raw.limits.request_bytes_in_flight_max = u64::from(raw.limits.request_bytes_max) - 1;
+        assert!(matches!(ServerSettings::try_from(&raw), Err(ConfigError::Inconsistent { .. })));
     }
 
     #[test]

@@ -137,6 +137,12 @@ impl RpcServer {
             methods: self.modules.into_methods(),
             stop_handle,
             cors: cors::layer(&self.settings.cors),
+            // One layer for the whole server: its in-flight byte budget is shared.
+            limits_layer: LimitsLayer::new(
+                limits.request_bytes_max.get(),
+                limits.request_bytes_in_flight_max.get(),
+                limits.request_timeout,
+            ),
             authenticator: self.authenticator,
             rate_limiter: self.rate_limiter,
             limits,
@@ -186,6 +192,7 @@ struct Shared {
     methods: Methods,
     stop_handle: StopHandle,
     cors: CorsLayer,
+    limits_layer: LimitsLayer,
     authenticator: Arc<dyn Authenticator>,
     rate_limiter: Arc<dyn RateLimiter>,
     limits: Limits,
@@ -298,10 +305,7 @@ async fn serve_connection(
         .layer(shared.cors.clone())
         .layer(AuthLayer::new(shared.authenticator.clone()))
         .layer(RateLimitLayer::new(shared.rate_limiter.clone()))
-        .layer(LimitsLayer::new(
-            shared.limits.request_bytes_max.get(),
-            shared.limits.request_timeout,
-        ))
+        .layer(shared.limits_layer.clone())
         .service(shared.rpc.clone().build(shared.methods.clone(), shared.stop_handle.clone()));
     let conn = shared
         .http
