@@ -159,8 +159,10 @@ pub async fn start(config: &RpcConfig, modules: RpcModules) -> Result<RpcServerH
     RpcServer::new(ServerSettings::try_from(config)?, modules).start().await
 }
 
-/// Controls a running server.
+/// Controls a running server. Dropping the handle stops the server as `stop` would, but
+/// without waiting for it: keep the handle for as long as the server should run.
 #[derive(Debug)]
+#[must_use = "dropping the handle stops the server"]
 pub struct RpcServerHandle {
     local_addr: SocketAddr,
     stop_tx: watch::Sender<bool>,

@@ -226,3 +226,18 @@ async fn notifications_get_an_empty_body() {
     let mixed = server.post_h1(r#"[{"jsonrpc":"2.0","method":"net_version"},{"jsonrpc":"2.0","id":5,"method":"net_listening"}]"#).await.json();
     assert_eq!(mixed, json!([{"jsonrpc":"2.0","id":5,"result":true}]));
 }
+
+#[tokio::test]
+async fn dropping_the_handle_stops_the_server() {
+    let mut server = TestServer::start().await;
+    drop(server.handle.take());
+    let mut closed = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(server.addr).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(closed, "still accepting after the handle was dropped");
+}
