@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use jsonrpsee::{Methods, RpcModule};
+use jsonrpsee::{MethodCallback, Methods, RpcModule};
 
 use crate::{api::NodeInfo, error::ModuleError, net, web3};
 
@@ -38,6 +38,24 @@ impl RpcModules {
     /// Every registered method name, sorted (subscriptions include their unsubscribe name).
     pub fn method_names(&self) -> BTreeSet<&'static str> {
         self.methods.method_names().collect()
+    }
+
+    /// Names of subscribe and of unsubscribe methods, in that order.
+    pub(crate) fn subscription_names(&self) -> (BTreeSet<&'static str>, BTreeSet<&'static str>) {
+        let mut subscribe = BTreeSet::new();
+        let mut unsubscribe = BTreeSet::new();
+        for name in self.methods.method_names() {
+            match self.methods.method(name) {
+                Some(MethodCallback::Subscription(_)) => {
+                    subscribe.insert(name);
+                }
+                Some(MethodCallback::Unsubscription(_)) => {
+                    unsubscribe.insert(name);
+                }
+                _ => {}
+            }
+        }
+        (subscribe, unsubscribe)
     }
 
     /// The methods, for the server.

@@ -119,9 +119,11 @@ impl RpcServer {
         let limits = self.settings.limits;
         let (stop_handle, jsonrpsee_handle) = stop_channel();
         let method_names = self.modules.method_names();
+        let subscriptions = self.modules.subscription_names();
         let rpc_middleware = RpcServiceBuilder::new()
             .layer(GethCompatLayer::new(
                 method_names,
+                subscriptions,
                 limits.batch_requests_max.get(),
                 limits.response_bytes_max.get(),
                 limits.request_timeout,

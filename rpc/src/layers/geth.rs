@@ -1,8 +1,10 @@
 //! Geth-compatible answers, as the outermost jsonrpsee RPC middleware: unknown methods get
 //! -32601 "the method X does not exist/is not available", an oversized batch gets
 //! `[{"id":<first id>,"error":{"code":-32600,…}}]`, a call over the time limit gets -32002
-//! "request timed out", and a response over the size limit gets -32003 "response too
-//! large". Clients and hive compare these (jsonrpc.md pitfalls 7 and 16).
+//! "request timed out", a response over the size limit gets -32003 "response too large",
+//! a subscription over HTTP gets -32601 "notifications not supported", and unsubscribing
+//! an unknown id gets -32000 "subscription not found" (jsonrpsee answers `false`). Clients
+//! and hive compare these (jsonrpc.md pitfalls 7 and 16).
 //!
 //! It also splits batches itself, calling its own `call` per entry, so every layer below
 //! (authorization, later per-method rate limits) sees each batch entry.
@@ -19,13 +21,17 @@ use jsonrpsee::{
 };
 use tower::Layer;
 
+use super::identity::Transport;
 use crate::error::{
-    INVALID_REQUEST_CODE, batch_too_large, method_not_found, request_timed_out, response_too_large,
+    INVALID_REQUEST_CODE, METHOD_NOT_FOUND_CODE, batch_too_large, method_not_found, request_timed_out,
+    response_too_large,
 };
 
 #[derive(Debug)]
 struct State {
     methods: HashSet<&'static str>,
+    subscribe: HashSet<&'static str>,
+    unsubscribe: HashSet<&'static str>,
     batch_requests_max: u32,
     response_bytes_max: usize,
     call_timeout: Duration,
@@ -39,9 +45,14 @@ pub struct GethCompatLayer {
 
 impl GethCompatLayer {
     /// `methods` is the full set of registered method names (unknown ones are answered
-    /// here, before authorization or any work).
+    /// here, before authorization or any work); `subscriptions` names the subscribe and the
+    /// unsubscribe methods among them.
     pub fn new(
         methods: impl IntoIterator<Item = &'static str>,
+        subscriptions: (
+            impl IntoIterator<Item = &'static str>,
+            impl IntoIterator<Item = &'static str>,
+        ),
         batch_requests_max: u32,
         response_bytes_max: u32,
         call_timeout: Duration,
@@ -49,6 +60,8 @@ impl GethCompatLayer {
         Self {
             state: Arc::new(State {
                 methods: methods.into_iter().collect(),
+                subscribe: subscriptions.0.into_iter().collect(),
+                unsubscribe: subscriptions.1.into_iter().collect(),
                 batch_requests_max,
                 response_bytes_max: usize::try_from(response_bytes_max).unwrap_or(usize::MAX),
                 call_timeout,
@@ -70,6 +83,11 @@ impl<S> Layer<S> for GethCompatLayer {
 pub struct GethCompat<S> {
     inner: S,
     state: Arc<State>,
+}
+
+/// jsonrpsee's answer to unsubscribing an id that is not active.
+fn is_false(response: &MethodResponse) -> bool {
+    response.is_success() && response.as_json().get().ends_with(r#""result":false}"#)
 }
 
 fn is_oversized(response: &MethodResponse) -> bool {
@@ -96,14 +114,28 @@ where
         let state = self.state.clone();
         async move {
             let id = request.id().into_owned();
-            if !state.methods.contains(request.method_name()) {
-                return MethodResponse::error(id, method_not_found(request.method_name()));
+            let name = request.method_name();
+            if !state.methods.contains(name) {
+                return MethodResponse::error(id, method_not_found(name));
             }
+            let subscription = state.subscribe.contains(name) || state.unsubscribe.contains(name);
+            let over_http = request.extensions().get::<Transport>() != Some(&Transport::WebSocket);
+            if subscription && over_http {
+                return MethodResponse::error(
+                    id,
+                    ErrorObjectOwned::owned::<()>(METHOD_NOT_FOUND_CODE, "notifications not supported", None),
+                );
+            }
+            let unsubscribe = state.unsubscribe.contains(name);
             match tokio::time::timeout(state.call_timeout, inner.call(request)).await {
                 Err(_elapsed) => MethodResponse::error(id, request_timed_out()),
                 Ok(response) if is_oversized(&response) => {
                     MethodResponse::error(id, response_too_large())
                 }
+                Ok(response) if unsubscribe && is_false(&response) => MethodResponse::error(
+                    id,
+                    ErrorObjectOwned::owned::<()>(-32000, "subscription not found", None),
+                ),
                 Ok(response) => response,
             }
         }

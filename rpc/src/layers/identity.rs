@@ -1,6 +1,7 @@
 //! First layer: puts what the TLS handshake proved about the peer (its address, its
 //! verified client certificate chain if it sent one, the negotiated protocol) into every
-//! request's extensions as an `Arc<TlsPeer>`, for authentication and for method handlers.
+//! request's extensions as an `Arc<TlsPeer>`, for authentication and for method handlers,
+//! together with the [`Transport`] the request uses (HTTP or a WebSocket upgrade).
 
 use std::{
     net::SocketAddr,
@@ -49,6 +50,27 @@ impl TlsPeer {
     }
 }
 
+/// Which transport a JSON-RPC call arrived on; in the extensions of every request and
+/// every call (jsonrpsee copies the HTTP request's extensions into each call, and a
+/// WebSocket's upgrade request's into each of its messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// One HTTP request and its response: no notifications can be pushed.
+    Http,
+    /// A WebSocket session: subscriptions work.
+    WebSocket,
+}
+
+impl Transport {
+    fn of(headers: &http::HeaderMap) -> Self {
+        let upgrade = headers
+            .get(http::header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        if upgrade { Self::WebSocket } else { Self::Http }
+    }
+}
+
 /// Layer that tags each request of one connection with that connection's [`TlsPeer`].
 #[derive(Clone, Debug)]
 pub struct TlsIdentityLayer {
@@ -90,7 +112,9 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let transport = Transport::of(request.headers());
         request.extensions_mut().insert(self.peer.clone());
+        request.extensions_mut().insert(transport);
         self.inner.call(request)
     }
 }

@@ -4,9 +4,9 @@
 //! JSON-RPC error (geth's wording, HTTP 413/408/503) and never reaches jsonrpsee, whose
 //! own refusal of a broken body stream is a bare 500.
 //!
-//! Responses are fixed up here too. jsonrpsee's plain-text 429 (too many requests in
-//! flight) becomes a JSON-RPC error, and its `null` body for notifications becomes an
-//! empty body.
+//! Responses are fixed up here too: jsonrpsee's plain-text 429 (too many requests in
+//! flight) becomes a JSON-RPC error, its `null` body for notifications becomes an empty
+//! body, and its capitalised envelope errors get geth's lower-case wording.
 
 use std::{
     future::Future,
@@ -162,33 +162,59 @@ where
         );
         return Ok(json_rpc_error(StatusCode::TOO_MANY_REQUESTS, &error));
     }
-    Ok(empty_if_notification(response).await)
+    Ok(geth_envelope(response).await)
 }
 
-/// jsonrpsee answers a notification (or a batch of only notifications) over HTTP with the
-/// body `null`; JSON-RPC 2.0 says "nothing at all", and geth sends an empty body. A real
-/// response is always an object or an array, so a 4-byte `null` body is unambiguous.
-async fn empty_if_notification(response: http::Response<HttpBody>) -> http::Response<HttpBody> {
+/// Responses up to this size are checked for jsonrpsee's envelope errors; larger ones are
+/// method results and pass untouched.
+const ENVELOPE_CHECK_BYTES_MAX: u64 = 256 * 1024;
+
+/// jsonrpsee's fixed error objects for an unparsable body and a non-request object, and
+/// geth's wording for them (what clients and the bad-input suite compare).
+const ENVELOPE_REWRITES: [(&str, &str); 2] = [
+    (r#"{"code":-32700,"message":"Parse error"}"#, r#"{"code":-32700,"message":"parse error"}"#),
+    (r#"{"code":-32600,"message":"Invalid request"}"#, r#"{"code":-32600,"message":"invalid request"}"#),
+];
+
+/// Puts jsonrpsee's HTTP answers in geth's shape:
+/// - a notification (or a batch of only notifications) is answered with the body `null`;
+///   JSON-RPC 2.0 says "nothing at all" and geth sends an empty body. A real response is
+///   an object or an array, so a 4-byte `null` body is unambiguous;
+/// - "Parse error" / "Invalid request" become geth's lower-case "parse error" / "invalid
+///   request". The replaced text is a whole JSON object with those exact fields, which a
+///   method's result cannot contain by accident: inside a JSON string its quotes would be
+///   escaped.
+async fn geth_envelope(response: http::Response<HttpBody>) -> http::Response<HttpBody> {
     use http_body::Body as _;
-    if response.status() != StatusCode::OK || response.body().size_hint().exact() != Some(4) {
+    let small = response.body().size_hint().exact().is_some_and(|n| n <= ENVELOPE_CHECK_BYTES_MAX);
+    let status = response.status();
+    if !small || !(status == StatusCode::OK || status == StatusCode::BAD_REQUEST) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    match body.collect().await {
-        Ok(collected) => {
-            let bytes = collected.to_bytes();
-            if bytes.as_ref() == b"null" {
-                parts.headers.remove(header::CONTENT_TYPE);
-                http::Response::from_parts(parts, HttpBody::empty())
-            } else {
-                http::Response::from_parts(parts, HttpBody::new(Full::new(bytes)))
-            }
-        }
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
         Err(err) => {
             tracing::debug!(target: "stele::rpc::limits", %err, "response body failed");
             let error = ErrorObjectOwned::owned::<()>(-32603, "internal error", None);
-            json_rpc_error(StatusCode::INTERNAL_SERVER_ERROR, &error)
+            return json_rpc_error(StatusCode::INTERNAL_SERVER_ERROR, &error);
         }
+    };
+    if bytes.as_ref() == b"null" {
+        parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return http::Response::from_parts(parts, HttpBody::empty());
+    }
+    let text = std::str::from_utf8(&bytes).ok();
+    let rewritten = text.filter(|t| ENVELOPE_REWRITES.iter().any(|(from, _)| t.contains(from))).map(|t| {
+        ENVELOPE_REWRITES.iter().fold(t.to_owned(), |acc, (from, to)| acc.replace(from, to))
+    });
+    match rewritten {
+        Some(text) => {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            http::Response::from_parts(parts, HttpBody::from(text))
+        }
+        None => http::Response::from_parts(parts, HttpBody::new(Full::new(bytes))),
     }
 }
 

@@ -63,8 +63,18 @@ async fn malformed_json_is_a_parse_error() {
     for body in [r#"{"jsonrpc":"2.0","id":1,"method":"#, "not json at all", r#"[{"jsonrpc":"2.0","#] {
         let reply = server.post_h1(body).await;
         assert_eq!(error_code(&reply.json()), -32700, "{body}: {}", reply.body);
+        assert_eq!(reply.json()["error"]["message"], json!("parse error"), "{body}");
         assert_alive(&server).await;
     }
+    // geth's wording for objects that are not requests, alone and inside a batch.
+    for body in [r#"{"jsonrpc":"2.0","id":1}"#, r#"{"jsonrpc":"1.0","id":1,"method":"net_version"}"#] {
+        let reply = server.post_h1(body).await.json();
+        assert_eq!(error_code(&reply), -32600, "{body}: {reply}");
+        assert_eq!(reply["error"]["message"], json!("invalid request"), "{body}");
+    }
+    let batch = server.post_h2("[1]").await.json();
+    assert_eq!(batch[0]["error"], json!({"code": -32600, "message": "invalid request"}));
+    assert_alive(&server).await;
 }
 
 #[tokio::test]
@@ -240,4 +250,15 @@ async fn dropping_the_handle_stops_the_server() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(closed, "still accepting after the handle was dropped");
+}
+
+#[tokio::test]
+async fn subscriptions_over_http_are_refused_like_geth() {
+    let server = TestServer::start().await;
+    for method in ["test_subscribeTicks", "test_unsubscribeTicks"] {
+        let reply = server.call(method, json!(["0x1"])).await;
+        assert_eq!(error_code(&reply), -32601, "{reply}");
+        assert_eq!(reply["error"]["message"], json!("notifications not supported"));
+    }
+    assert_alive(&server).await;
 }

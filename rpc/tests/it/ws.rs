@@ -112,3 +112,13 @@ async fn oversized_ws_message_is_an_error_not_a_disconnect() {
     let after = request(&mut ws, json!({"jsonrpc":"2.0","id":2,"method":"net_listening"})).await;
     assert_eq!(after["result"], json!(true));
 }
+
+#[tokio::test]
+async fn unsubscribing_an_unknown_id_is_geths_error() {
+    let server = TestServer::start().await;
+    let mut ws = open(&server).await;
+    let reply = request(&mut ws, json!({"jsonrpc":"2.0","id":1,"method":"test_unsubscribeTicks","params":["0x1234"]})).await;
+    assert_eq!(reply["error"], json!({"code": -32000, "message": "subscription not found"}), "{reply}");
+    let after = request(&mut ws, json!({"jsonrpc":"2.0","id":2,"method":"net_listening"})).await;
+    assert_eq!(after["result"], json!(true));
+}
