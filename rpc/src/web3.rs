@@ -6,15 +6,10 @@ use jsonrpsee::{RpcModule, types::ErrorObjectOwned};
 
 use crate::error::{ModuleError, invalid_argument};
 
-/// `stele/v<version>/<arch>-<os>`, in geth's `Geth/v1.x/linux-amd64/…` shape so tools that
-/// parse the client name find the product first and the version second.
+/// `stele/v<version>/<target triple>`, in geth's `Geth/v1.x/linux-amd64/…` shape so tools
+/// that parse the client name find the product first and the version second.
 pub fn client_version() -> String {
-    format!(
-        "stele/v{}/{}-{}",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::ARCH,
-        std::env::consts::OS
-    )
+    format!("stele/v{}/{}", env!("CARGO_PKG_VERSION"), env!("STELE_RPC_TARGET"))
 }
 
 /// keccak256 of a `0x`-prefixed hex string, as geth's `web3_sha3`: the prefix is required
@@ -77,5 +72,7 @@ mod tests {
     fn version_names_the_product_first() {
         let v = client_version();
         assert!(v.starts_with(concat!("stele/v", env!("CARGO_PKG_VERSION"), "/")), "{v}");
+        assert!(v.ends_with(std::env::consts::OS) || v.contains(std::env::consts::OS), "{v}");
+        assert!(v.contains(std::env::consts::ARCH), "{v}");
     }
 }
