@@ -3,6 +3,8 @@
 //! while still valid, so a developer imports `ca.pem` into a browser or wallet once.
 //!
 //! Files: `ca.pem`, `ca.key`, `server.pem` (leaf then CA), `server.key`; keys are mode 0600.
+//! Several processes may call [`ensure_dev_tls`] on one directory at once (replicas of one
+//! `stele up` cluster): a lock file serialises them and they all get the same CA.
 //! The CA is name-constrained to loopback names, so a trusted dev CA that leaks cannot be
 //! used to impersonate any other site.
 
@@ -48,6 +50,8 @@ pub const CA_KEY_FILE: &str = "ca.key";
 pub const SERVER_CERT_FILE: &str = "server.pem";
 /// The server's private key.
 pub const SERVER_KEY_FILE: &str = "server.key";
+/// Held (flock) while the directory is checked and written.
+const LOCK_FILE: &str = ".lock";
 
 /// Names the server certificate covers.
 const SERVER_DNS_NAME: &str = "localhost";
@@ -102,6 +106,25 @@ impl DevTls {
 /// that cannot be parsed is not an error: it is replaced.
 pub fn ensure_dev_tls(tls_dir: &Path) -> Result<DevTls, TlsError> {
     fs::create_dir_all(tls_dir).map_err(|source| io_err(tls_dir, source))?;
+    // Replicas of one `stele up` cluster may share the directory and start together: an
+    // exclusive lock makes the check-then-create atomic, so they all end up with one CA.
+    let lock_path = tls_dir.join(LOCK_FILE);
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| io_err(&lock_path, source))?;
+    lock.lock().map_err(|source| io_err(&lock_path, source))?;
+    let result = ensure_locked(tls_dir);
+    // Closing the file releases the lock too; unlocking first just makes the order explicit.
+    if let Err(err) = lock.unlock() {
+        tracing::debug!(path = %lock_path.display(), %err, "unlocking the dev TLS lock failed");
+    }
+    result
+}
+
+fn ensure_locked(tls_dir: &Path) -> Result<DevTls, TlsError> {
     let paths = Paths::new(tls_dir);
     let renew_horizon = SystemTime::now() + StdDuration::from_secs(days_secs(RENEW_BEFORE_DAYS));
 
@@ -378,6 +401,20 @@ mod tests {
         fs::set_permissions(&first.server_key, fs::Permissions::from_mode(0o644)).unwrap();
         ensure_dev_tls(dir.path()).unwrap();
         assert_eq!(mode(&first.server_key), 0o600);
+    }
+
+    #[test]
+    fn concurrent_callers_share_one_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tls");
+        let results: Vec<DevTls> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4).map(|_| scope.spawn(|| ensure_dev_tls(&path).unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|r| r.outcome == DevTlsOutcome::Created).count(), 1);
+        assert!(results.iter().all(|r| r.ca_fingerprint == results[0].ca_fingerprint));
+        assert!(results.iter().all(|r| r.server_fingerprint == results[0].server_fingerprint));
+        assert_eq!(ensure_dev_tls(&path).unwrap().outcome, DevTlsOutcome::Reused);
     }
 
     #[test]
