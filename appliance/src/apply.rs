@@ -36,7 +36,11 @@ pub enum ApplyError {
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ApplyError + 'a {
-    move |source| ApplyError::Io { op, path: path.to_owned(), source }
+    move |source| ApplyError::Io {
+        op,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// What an apply run changed.
@@ -71,12 +75,16 @@ impl Ids {
         let text = fs::read_to_string(&passwd).map_err(io_err("read", &passwd))?;
         for line in text.lines() {
             let f: Vec<&str> = line.split(':').collect();
-            if f.first() == Some(&NODE_USER) {
-                if let (Some(Ok(uid)), Some(Ok(gid))) =
-                    (f.get(2).map(|s| s.parse::<u32>()), f.get(3).map(|s| s.parse::<u32>()))
-                {
-                    return Ok(Ids { node: (uid, gid), chown: true });
-                }
+            if f.first() == Some(&NODE_USER)
+                && let (Some(Ok(uid)), Some(Ok(gid))) = (
+                    f.get(2).map(|s| s.parse::<u32>()),
+                    f.get(3).map(|s| s.parse::<u32>()),
+                )
+            {
+                return Ok(Ids {
+                    node: (uid, gid),
+                    chown: true,
+                });
             }
         }
         Err(ApplyError::NoNodeUser(passwd))
@@ -95,7 +103,11 @@ pub fn apply(root: &Path, plan: &Plan, ids: Ids) -> Result<Changes, ApplyError> 
     let mut changes = Changes::default();
     // Directories owned by the node user; created on first boot, repaired if changed.
     for dir in [CONFIG_DIR, CHAIN_DIR] {
-        ensure_dir(&root.join(dir), 0o700, ids.chown.then(|| ids.of(Owner::Node)))?;
+        ensure_dir(
+            &root.join(dir),
+            0o700,
+            ids.chown.then(|| ids.of(Owner::Node)),
+        )?;
     }
     for f in plan.config_files.iter().chain(&plan.runtime_files) {
         if write_if_changed(root, f, ids)? {
@@ -120,7 +132,13 @@ pub fn apply(root: &Path, plan: &Plan, ids: Ids) -> Result<Changes, ApplyError> 
             Ok(m) if m.is_dir() => fs::remove_dir_all(&p).map_err(io_err("remove", &p))?,
             Ok(_) => fs::remove_file(&p).map_err(io_err("remove", &p))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(ApplyError::Io { op: "inspect", path: p, source: e }),
+            Err(e) => {
+                return Err(ApplyError::Io {
+                    op: "inspect",
+                    path: p,
+                    source: e,
+                });
+            }
         }
         changes.removed.push(rel);
     }
@@ -131,12 +149,13 @@ fn ensure_dir(path: &Path, mode: u32, owner: Option<(u32, u32)>) -> Result<(), A
     fs::create_dir_all(path).map_err(io_err("create directory", path))?;
     let meta = fs::metadata(path).map_err(io_err("inspect", path))?;
     if meta.permissions().mode() & 0o7777 != mode {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", path))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(io_err("chmod", path))?;
     }
-    if let Some((uid, gid)) = owner {
-        if (meta.uid(), meta.gid()) != (uid, gid) {
-            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(io_err("chown", path))?;
-        }
+    if let Some((uid, gid)) = owner
+        && (meta.uid(), meta.gid()) != (uid, gid)
+    {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(io_err("chown", path))?;
     }
     Ok(())
 }
@@ -154,7 +173,10 @@ fn write_if_changed(root: &Path, f: &DesiredFile, ids: Ids) -> Result<bool, Appl
     }
     let parent = path.parent().unwrap_or(root);
     fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!(".{name}.stele-tmp"));
     {
         // Create with the final mode so secrets are never readable by others, even briefly.
@@ -168,7 +190,8 @@ fn write_if_changed(root: &Path, f: &DesiredFile, ids: Ids) -> Result<bool, Appl
             .map_err(io_err("create", &tmp))?;
         out.write_all(&f.content).map_err(io_err("write", &tmp))?;
         // The umask may have cleared bits of the requested mode.
-        out.set_permissions(fs::Permissions::from_mode(f.mode)).map_err(io_err("chmod", &tmp))?;
+        out.set_permissions(fs::Permissions::from_mode(f.mode))
+            .map_err(io_err("chmod", &tmp))?;
         if ids.chown {
             std::os::unix::fs::fchown(&out, Some(uid), Some(gid)).map_err(io_err("chown", &tmp))?;
         }
@@ -201,7 +224,10 @@ mod tests {
         }
     }
 
-    const IDS: Ids = Ids { node: (0, 0), chown: false };
+    const IDS: Ids = Ids {
+        node: (0, 0),
+        chown: false,
+    };
 
     #[test]
     fn second_apply_changes_nothing() -> Result<(), ApplyError> {
@@ -209,7 +235,9 @@ mod tests {
         let first = apply(dir.path(), &plan(), IDS)?;
         assert_eq!(first.written.len(), 2);
         let key = dir.path().join(CONFIG_DIR).join("rpc.key");
-        let mode = fs::metadata(&key).map(|m| m.permissions().mode() & 0o777).ok();
+        let mode = fs::metadata(&key)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok();
         assert_eq!(mode, Some(0o600));
         assert_eq!(apply(dir.path(), &plan(), IDS)?, Changes::default());
         Ok(())
@@ -220,7 +248,8 @@ mod tests {
         let dir = tempfile::tempdir().map_err(io_err("tempdir", Path::new("/tmp")))?;
         apply(dir.path(), &plan(), IDS)?;
         let key = dir.path().join(CONFIG_DIR).join("rpc.key");
-        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).map_err(io_err("chmod", &key))?;
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644))
+            .map_err(io_err("chmod", &key))?;
         let old = dir.path().join(CONFIG_DIR).join("old-bls.key");
         fs::write(&old, "x").map_err(io_err("write", &old))?;
         let ssh = dir.path().join(SSH_KEYS_FILE);
@@ -229,8 +258,17 @@ mod tests {
         let mut p = plan();
         p.runtime_files[0].content = b"new rules".to_vec();
         let c = apply(dir.path(), &p, IDS)?;
-        assert_eq!(c.written, vec![format!("{CONFIG_DIR}/rpc.key"), NFTABLES_FILE.to_owned()]);
-        assert_eq!(c.removed, vec![format!("{CONFIG_DIR}/old-bls.key"), SSH_KEYS_FILE.to_owned()]);
+        assert_eq!(
+            c.written,
+            vec![format!("{CONFIG_DIR}/rpc.key"), NFTABLES_FILE.to_owned()]
+        );
+        assert_eq!(
+            c.removed,
+            vec![
+                format!("{CONFIG_DIR}/old-bls.key"),
+                SSH_KEYS_FILE.to_owned()
+            ]
+        );
         assert!(!old.exists() && !ssh.exists());
         Ok(())
     }

@@ -61,7 +61,9 @@ pub enum BundleError {
         count: usize,
     },
     /// A file name that could escape the config directory or is otherwise odd.
-    #[error("bundle file name {name:?} is not allowed (use a-z, 0-9, '.', '_', '-'; at most {BUNDLE_NAME_LEN_MAX} characters)")]
+    #[error(
+        "bundle file name {name:?} is not allowed (use a-z, 0-9, '.', '_', '-'; at most {BUNDLE_NAME_LEN_MAX} characters)"
+    )]
     FileName {
         /// The offending name.
         name: String,
@@ -112,13 +114,19 @@ impl Bundle {
         // Reject before decoding, so a huge value costs no allocation beyond the copy above.
         let decoded_len_max = compact.len() / 4 * 3;
         if decoded_len_max > BUNDLE_BYTES_MAX + 3 {
-            return Err(BundleError::TooLarge { len: decoded_len_max, max: BUNDLE_BYTES_MAX });
+            return Err(BundleError::TooLarge {
+                len: decoded_len_max,
+                max: BUNDLE_BYTES_MAX,
+            });
         }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(compact.as_bytes())
             .map_err(|e| BundleError::Base64(e.to_string()))?;
         if bytes.len() > BUNDLE_BYTES_MAX {
-            return Err(BundleError::TooLarge { len: bytes.len(), max: BUNDLE_BYTES_MAX });
+            return Err(BundleError::TooLarge {
+                len: bytes.len(),
+                max: BUNDLE_BYTES_MAX,
+            });
         }
         let raw: RawBundle =
             serde_json::from_slice(&bytes).map_err(|e| BundleError::Json(e.to_string()))?;
@@ -128,19 +136,29 @@ impl Bundle {
     /// Builds a bundle from files (what `stele init --appliance` does), checking it the same
     /// way the guest will.
     pub fn new(replica_id: u32, files: BTreeMap<String, String>) -> Result<Bundle, BundleError> {
-        Bundle::from_raw(RawBundle { format: BUNDLE_FORMAT.to_owned(), replica_id, files })
+        Bundle::from_raw(RawBundle {
+            format: BUNDLE_FORMAT.to_owned(),
+            replica_id,
+            files,
+        })
     }
 
     fn from_raw(raw: RawBundle) -> Result<Bundle, BundleError> {
         if raw.format != BUNDLE_FORMAT {
-            return Err(BundleError::Format { found: truncate(&raw.format, 64) });
+            return Err(BundleError::Format {
+                found: truncate(&raw.format, 64),
+            });
         }
         if raw.files.len() > BUNDLE_FILES_MAX {
-            return Err(BundleError::TooManyFiles { count: raw.files.len() });
+            return Err(BundleError::TooManyFiles {
+                count: raw.files.len(),
+            });
         }
         for (name, content) in &raw.files {
             if !file_name_ok(name) {
-                return Err(BundleError::FileName { name: truncate(name, 80) });
+                return Err(BundleError::FileName {
+                    name: truncate(name, 80),
+                });
             }
             if content.contains('\0') {
                 return Err(BundleError::Binary { name: name.clone() });
@@ -151,9 +169,15 @@ impl Bundle {
                 return Err(BundleError::MissingFile { name });
             }
         }
-        let cert_pem = raw.files.get(FILE_RPC_CERT).map(String::as_str).unwrap_or_default();
-        let certs = pem_blocks(cert_pem)
-            .map_err(|reason| BundleError::Pem { name: FILE_RPC_CERT, reason })?;
+        let cert_pem = raw
+            .files
+            .get(FILE_RPC_CERT)
+            .map(String::as_str)
+            .unwrap_or_default();
+        let certs = pem_blocks(cert_pem).map_err(|reason| BundleError::Pem {
+            name: FILE_RPC_CERT,
+            reason,
+        })?;
         let rpc_cert_der = match certs.into_iter().find(|(label, _)| label == "CERTIFICATE") {
             Some((_, der)) => der,
             None => {
@@ -163,16 +187,29 @@ impl Bundle {
                 });
             }
         };
-        let key_pem = raw.files.get(FILE_RPC_KEY).map(String::as_str).unwrap_or_default();
-        let keys =
-            pem_blocks(key_pem).map_err(|reason| BundleError::Pem { name: FILE_RPC_KEY, reason })?;
-        if !keys.iter().any(|(label, _)| label.ends_with("PRIVATE KEY") && !label.contains("ENCRYPTED")) {
+        let key_pem = raw
+            .files
+            .get(FILE_RPC_KEY)
+            .map(String::as_str)
+            .unwrap_or_default();
+        let keys = pem_blocks(key_pem).map_err(|reason| BundleError::Pem {
+            name: FILE_RPC_KEY,
+            reason,
+        })?;
+        if !keys
+            .iter()
+            .any(|(label, _)| label.ends_with("PRIVATE KEY") && !label.contains("ENCRYPTED"))
+        {
             return Err(BundleError::Pem {
                 name: FILE_RPC_KEY,
                 reason: "no unencrypted PRIVATE KEY block".to_owned(),
             });
         }
-        Ok(Bundle { replica_id: raw.replica_id, files: raw.files, rpc_cert_der })
+        Ok(Bundle {
+            replica_id: raw.replica_id,
+            files: raw.files,
+            rpc_cert_der,
+        })
     }
 
     /// The bundle as the property value (base64 of the JSON, one line).
@@ -210,9 +247,9 @@ fn file_name_ok(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= BUNDLE_NAME_LEN_MAX
         && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -241,7 +278,9 @@ pub fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
                     return Err(format!("PEM block {label} has a bad END line"));
                 }
                 Some(l) if l.contains(':') => {
-                    return Err(format!("PEM block {label} has headers (encrypted?); not supported"));
+                    return Err(format!(
+                        "PEM block {label} has headers (encrypted?); not supported"
+                    ));
                 }
                 Some(l) => body.push_str(l.trim()),
                 None => return Err(format!("PEM block {label} has no END line")),
@@ -266,8 +305,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ0VSVElGSUNBVEUtRk9SLVRFU1RTMAoGCCqGSM49BAMC\n-----END CERTIFICATE-----\n";
-    pub(crate) const KEY: &str =
-        "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+    pub(crate) const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
 
     pub(crate) fn sample() -> Bundle {
         let mut files = BTreeMap::new();
@@ -303,15 +341,24 @@ pub(crate) mod tests {
     #[test]
     fn rejects_garbage() {
         assert!(matches!(Bundle::parse("%%%"), Err(BundleError::Base64(_))));
-        assert!(matches!(Bundle::parse(&encode_raw("[1,2]")), Err(BundleError::Json(_))));
+        assert!(matches!(
+            Bundle::parse(&encode_raw("[1,2]")),
+            Err(BundleError::Json(_))
+        ));
         let huge = "A".repeat(BUNDLE_BYTES_MAX * 2);
-        assert!(matches!(Bundle::parse(&huge), Err(BundleError::TooLarge { .. })));
+        assert!(matches!(
+            Bundle::parse(&huge),
+            Err(BundleError::TooLarge { .. })
+        ));
     }
 
     #[test]
     fn rejects_wrong_format_and_unknown_fields() {
         let other = encode_raw(r#"{"format":"x/9","replica_id":0,"files":{}}"#);
-        assert!(matches!(Bundle::parse(&other), Err(BundleError::Format { .. })));
+        assert!(matches!(
+            Bundle::parse(&other),
+            Err(BundleError::Format { .. })
+        ));
         let extra = encode_raw(&format!(
             r#"{{"format":"{BUNDLE_FORMAT}","replica_id":0,"files":{{}},"evil":1}}"#
         ));
@@ -323,33 +370,60 @@ pub(crate) mod tests {
         for bad in ["../etc/passwd", "a/b", ".hidden", "UPPER", ""] {
             let mut files = sample().files().clone();
             files.insert(bad.to_owned(), "x".to_owned());
-            assert!(matches!(Bundle::new(0, files), Err(BundleError::FileName { .. })), "{bad}");
+            assert!(
+                matches!(Bundle::new(0, files), Err(BundleError::FileName { .. })),
+                "{bad}"
+            );
         }
         for name in FILES_REQUIRED {
             let mut files = sample().files().clone();
             files.remove(name);
-            assert_eq!(Bundle::new(0, files), Err(BundleError::MissingFile { name }));
+            assert_eq!(
+                Bundle::new(0, files),
+                Err(BundleError::MissingFile { name })
+            );
         }
         let mut files = sample().files().clone();
         files.insert("x".to_owned(), "a\0b".to_owned());
-        assert!(matches!(Bundle::new(0, files), Err(BundleError::Binary { .. })));
-        let many: BTreeMap<String, String> =
-            (0..=BUNDLE_FILES_MAX).map(|i| (format!("f{i}"), String::new())).collect();
-        assert!(matches!(Bundle::new(0, many), Err(BundleError::TooManyFiles { .. })));
+        assert!(matches!(
+            Bundle::new(0, files),
+            Err(BundleError::Binary { .. })
+        ));
+        let many: BTreeMap<String, String> = (0..=BUNDLE_FILES_MAX)
+            .map(|i| (format!("f{i}"), String::new()))
+            .collect();
+        assert!(matches!(
+            Bundle::new(0, many),
+            Err(BundleError::TooManyFiles { .. })
+        ));
     }
 
     #[test]
     fn rejects_bad_pem() {
         let mut files = sample().files().clone();
         files.insert(FILE_RPC_CERT.to_owned(), KEY.to_owned());
-        assert!(matches!(Bundle::new(0, files), Err(BundleError::Pem { name: FILE_RPC_CERT, .. })));
+        assert!(matches!(
+            Bundle::new(0, files),
+            Err(BundleError::Pem {
+                name: FILE_RPC_CERT,
+                ..
+            })
+        ));
         let mut files = sample().files().clone();
         files.insert(FILE_RPC_KEY.to_owned(), CERT.to_owned());
-        assert!(matches!(Bundle::new(0, files), Err(BundleError::Pem { name: FILE_RPC_KEY, .. })));
+        assert!(matches!(
+            Bundle::new(0, files),
+            Err(BundleError::Pem {
+                name: FILE_RPC_KEY,
+                ..
+            })
+        ));
         assert!(pem_blocks("hello").is_err());
         assert!(pem_blocks("-----BEGIN X-----\nAAAA\n").is_err());
         assert!(pem_blocks("-----BEGIN X-----\n!!!!\n-----END X-----\n").is_err());
-        assert!(pem_blocks("-----BEGIN X-----\nProc-Type: 4,ENCRYPTED\n-----END X-----\n").is_err());
+        assert!(
+            pem_blocks("-----BEGIN X-----\nProc-Type: 4,ENCRYPTED\n-----END X-----\n").is_err()
+        );
         assert!(pem_blocks("").is_err());
     }
 }

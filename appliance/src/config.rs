@@ -62,7 +62,12 @@ pub struct ConfigErrors(pub Vec<PropertyError>);
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} invalid deployment propert{}:", self.0.len(), if self.0.len() == 1 { "y" } else { "ies" })?;
+        write!(
+            f,
+            "{} invalid deployment propert{}:",
+            self.0.len(),
+            if self.0.len() == 1 { "y" } else { "ies" }
+        )?;
         for e in &self.0 {
             write!(f, "\n  - {e}")?;
         }
@@ -86,11 +91,15 @@ impl IpCidr {
     pub fn contains(&self, other: IpAddr) -> bool {
         match (self.addr, other) {
             (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(a) & mask == u32::from(b) & mask
             }
             (IpAddr::V6(a), IpAddr::V6(b)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(a) & mask == u128::from(b) & mask
             }
             _ => false,
@@ -180,7 +189,9 @@ impl ApplianceConfig {
         let mut errors = Vec::new();
         for key in props.keys() {
             if schema::property(key).is_none() {
-                errors.push(PropertyError::Unknown { key: key.chars().take(80).collect() });
+                errors.push(PropertyError::Unknown {
+                    key: key.chars().take(80).collect(),
+                });
             }
         }
         let value = |key: &str| -> String {
@@ -203,7 +214,10 @@ impl ApplianceConfig {
             };
             if v.is_empty() {
                 if required {
-                    errors.push(PropertyError::Missing { key: spec.key, label: spec.label });
+                    errors.push(PropertyError::Missing {
+                        key: spec.key,
+                        label: spec.label,
+                    });
                 }
                 parsed.push((spec, None));
                 continue;
@@ -216,12 +230,22 @@ impl ApplianceConfig {
                     } else {
                         format!("; got {:?}", v.chars().take(100).collect::<String>())
                     };
-                    errors.push(PropertyError::Invalid { key: spec.key, label: spec.label, reason, shown });
+                    errors.push(PropertyError::Invalid {
+                        key: spec.key,
+                        label: spec.label,
+                        reason,
+                        shown,
+                    });
                     parsed.push((spec, None));
                 }
             }
         }
-        let get = |key: &str| parsed.iter().find(|(s, _)| s.key == key).and_then(|(_, p)| p.clone());
+        let get = |key: &str| {
+            parsed
+                .iter()
+                .find(|(s, _)| s.key == key)
+                .and_then(|(_, p)| p.clone())
+        };
 
         let rpc_port = match get("rpc.port") {
             Some(Parsed::Port(p)) => Some(p),
@@ -231,14 +255,14 @@ impl ApplianceConfig {
             Some(Parsed::Port(p)) => Some(p),
             _ => None,
         };
-        if let (Some(a), Some(b)) = (rpc_port, replica_port) {
-            if a == b {
-                errors.push(PropertyError::Conflict {
-                    a: "rpc.port",
-                    b: "replica.port",
-                    reason: format!("both are {a}; the two services need different ports"),
-                });
-            }
+        if let (Some(a), Some(b)) = (rpc_port, replica_port)
+            && a == b
+        {
+            errors.push(PropertyError::Conflict {
+                a: "rpc.port",
+                b: "replica.port",
+                reason: format!("both are {a}; the two services need different ports"),
+            });
         }
         let dns = match get("net.dns") {
             Some(Parsed::Ips(v)) => v,
@@ -253,16 +277,20 @@ impl ApplianceConfig {
                 Some(Parsed::Ip(g)) => Some(g),
                 _ => None,
             };
-            if let (Some(a), Some(g)) = (address, gateway) {
-                if !a.contains(g) || a.addr == g {
-                    errors.push(PropertyError::Conflict {
-                        a: "net.address",
-                        b: "net.gateway",
-                        reason: format!("gateway {g} is not another address inside {a}"),
-                    });
-                }
+            if let (Some(a), Some(g)) = (address, gateway)
+                && (!a.contains(g) || a.addr == g)
+            {
+                errors.push(PropertyError::Conflict {
+                    a: "net.address",
+                    b: "net.gateway",
+                    reason: format!("gateway {g} is not another address inside {a}"),
+                });
             }
-            address.map(|address| Network::Static { address, gateway, dns })
+            address.map(|address| Network::Static {
+                address,
+                gateway,
+                dns,
+            })
         } else {
             Some(Network::Dhcp { dns })
         };
@@ -284,11 +312,22 @@ impl ApplianceConfig {
         };
         match (errors.is_empty(), bundle, network, rpc_port, replica_port) {
             (true, Some(bundle), Some(network), Some(rpc_port), Some(replica_port)) => {
-                Ok(ApplianceConfig { bundle, network, ntp_servers, rpc_port, replica_port, syslog, ssh_key })
+                Ok(ApplianceConfig {
+                    bundle,
+                    network,
+                    ntp_servers,
+                    rpc_port,
+                    replica_port,
+                    syslog,
+                    ssh_key,
+                })
             }
             // Every None above was reported as Missing or Invalid; the fallback keeps this total.
             _ if !errors.is_empty() => Err(ConfigErrors(errors)),
-            _ => Err(ConfigErrors(vec![PropertyError::Missing { key: "stele.bundle", label: "Replica bundle" }])),
+            _ => Err(ConfigErrors(vec![PropertyError::Missing {
+                key: "stele.bundle",
+                label: "Replica bundle",
+            }])),
         }
     }
 }
@@ -314,13 +353,22 @@ pub fn check_value(spec: &PropertySpec, value: &str) -> Result<(), String> {
 
 fn parse_value(spec: &PropertySpec, v: &str) -> Result<Parsed, String> {
     if v.len() > spec.max_len {
-        return Err(format!("{} characters, at most {} allowed", v.len(), spec.max_len));
+        return Err(format!(
+            "{} characters, at most {} allowed",
+            v.len(),
+            spec.max_len
+        ));
     }
-    if spec.kind != Kind::SshPublicKey && spec.kind != Kind::Bundle && v.chars().any(char::is_control) {
+    if spec.kind != Kind::SshPublicKey
+        && spec.kind != Kind::Bundle
+        && v.chars().any(char::is_control)
+    {
         return Err("contains control characters".to_owned());
     }
     match spec.kind {
-        Kind::Bundle => Bundle::parse(v).map(|b| Parsed::Bundle(Box::new(b))).map_err(|e: BundleError| e.to_string()),
+        Kind::Bundle => Bundle::parse(v)
+            .map(|b| Parsed::Bundle(Box::new(b)))
+            .map_err(|e: BundleError| e.to_string()),
         Kind::Choice(words) => {
             if words.contains(&v) {
                 Ok(Parsed::Word)
@@ -333,19 +381,31 @@ fn parse_value(spec: &PropertySpec, v: &str) -> Result<Parsed, String> {
         Kind::IpList => {
             let items = split_list(v)?;
             if items.len() > DNS_SERVERS_MAX {
-                return Err(format!("{} addresses, at most {DNS_SERVERS_MAX}", items.len()));
+                return Err(format!(
+                    "{} addresses, at most {DNS_SERVERS_MAX}",
+                    items.len()
+                ));
             }
-            items.iter().map(|s| parse_ip(s)).collect::<Result<Vec<_>, _>>().map(Parsed::Ips)
+            items
+                .iter()
+                .map(|s| parse_ip(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Parsed::Ips)
         }
         Kind::HostList => {
             let items = split_list(v)?;
             if items.len() > NTP_SERVERS_MAX {
-                return Err(format!("{} servers, at most {NTP_SERVERS_MAX}", items.len()));
+                return Err(format!(
+                    "{} servers, at most {NTP_SERVERS_MAX}",
+                    items.len()
+                ));
             }
             for h in &items {
                 check_host(h)?;
             }
-            Ok(Parsed::Hosts(items.into_iter().map(str::to_owned).collect()))
+            Ok(Parsed::Hosts(
+                items.into_iter().map(str::to_owned).collect(),
+            ))
         }
         Kind::Port => parse_port(v).map(Parsed::Port),
         Kind::SyslogTarget => parse_syslog(v).map(Parsed::Syslog),
@@ -368,35 +428,43 @@ fn split_list(v: &str) -> Result<Vec<&str>, String> {
 }
 
 fn parse_ip(v: &str) -> Result<IpAddr, String> {
-    let ip: IpAddr = v.parse().map_err(|_| format!("{v:?} is not an IPv4 or IPv6 address"))?;
+    let ip: IpAddr = v
+        .parse()
+        .map_err(|_| format!("{v:?} is not an IPv4 or IPv6 address"))?;
     if ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() {
         return Err(format!("{ip} is not a usable unicast address"));
     }
-    if let IpAddr::V4(v4) = ip {
-        if v4.is_broadcast() {
-            return Err(format!("{ip} is the broadcast address"));
-        }
+    if let IpAddr::V4(v4) = ip
+        && v4.is_broadcast()
+    {
+        return Err(format!("{ip} is the broadcast address"));
     }
     Ok(ip)
 }
 
 fn parse_cidr(v: &str) -> Result<IpCidr, String> {
-    let (addr, prefix) = v.split_once('/').ok_or_else(|| "needs a prefix length, e.g. 10.0.0.11/24".to_owned())?;
+    let (addr, prefix) = v
+        .split_once('/')
+        .ok_or_else(|| "needs a prefix length, e.g. 10.0.0.11/24".to_owned())?;
     let addr = parse_ip(addr)?;
-    let prefix: u8 = prefix.parse().map_err(|_| format!("prefix length {prefix:?} is not a number"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| format!("prefix length {prefix:?} is not a number"))?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     if prefix == 0 || prefix > max {
         return Err(format!("prefix length must be 1..={max}"));
     }
     let cidr = IpCidr { addr, prefix };
     // The network and (IPv4) broadcast addresses cannot be an interface's address.
-    if let IpAddr::V4(a) = addr {
-        if prefix < 31 {
-            let host_bits = u32::from(a) & !u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            let all_ones = !u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            if host_bits == 0 || host_bits == all_ones {
-                return Err(format!("{cidr} is the network or broadcast address of its subnet"));
-            }
+    if let IpAddr::V4(a) = addr
+        && prefix < 31
+    {
+        let host_bits = u32::from(a) & !u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+        let all_ones = !u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+        if host_bits == 0 || host_bits == all_ones {
+            return Err(format!(
+                "{cidr} is the network or broadcast address of its subnet"
+            ));
         }
     }
     Ok(cidr)
@@ -424,9 +492,15 @@ fn check_host(h: &str) -> Result<(), String> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
-    if ok { Ok(()) } else { Err(format!("{h:?} is not a host name or IP address")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{h:?} is not a host name or IP address"))
+    }
 }
 
 fn parse_syslog(v: &str) -> Result<SyslogTarget, String> {
@@ -441,7 +515,9 @@ fn parse_syslog(v: &str) -> Result<SyslogTarget, String> {
     };
     // [v6]:port, v6, host:port, host
     let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
-        let (h, after) = inner.split_once(']').ok_or_else(|| "unclosed [ in IPv6 address".to_owned())?;
+        let (h, after) = inner
+            .split_once(']')
+            .ok_or_else(|| "unclosed [ in IPv6 address".to_owned())?;
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p),
             None if after.is_empty() => None,
@@ -459,14 +535,20 @@ fn parse_syslog(v: &str) -> Result<SyslogTarget, String> {
     let port = match port {
         None => 514,
         Some(p) => {
-            let n: u16 = p.parse().map_err(|_| format!("port {p:?} is not a number 1-65535"))?;
+            let n: u16 = p
+                .parse()
+                .map_err(|_| format!("port {p:?} is not a number 1-65535"))?;
             if n == 0 {
                 return Err("port 0 is not valid".to_owned());
             }
             n
         }
     };
-    Ok(SyslogTarget { protocol, host: host.to_owned(), port })
+    Ok(SyslogTarget {
+        protocol,
+        host: host.to_owned(),
+        port,
+    })
 }
 
 const SSH_KEY_TYPES: &[&str] = &[
@@ -495,7 +577,9 @@ fn parse_ssh_key(v: &str) -> Result<SshPublicKey, String> {
             SSH_KEY_TYPES.join(", ")
         ));
     }
-    let blob_b64 = parts.next().ok_or_else(|| "key data missing after the key type".to_owned())?;
+    let blob_b64 = parts
+        .next()
+        .ok_or_else(|| "key data missing after the key type".to_owned())?;
     let blob = base64::engine::general_purpose::STANDARD
         .decode(blob_b64)
         .map_err(|_| "key data is not base64".to_owned())?;
@@ -524,8 +608,12 @@ mod tests {
     use crate::bundle::tests::sample;
 
     fn props(pairs: &[(&str, &str)]) -> Properties {
-        let mut p: Properties = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        p.entry("stele.bundle".to_owned()).or_insert_with(|| sample().encode());
+        let mut p: Properties = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        p.entry("stele.bundle".to_owned())
+            .or_insert_with(|| sample().encode());
         p
     }
 
@@ -539,15 +627,16 @@ mod tests {
     fn invalid_key(p: &Properties) -> Vec<&'static str> {
         errors(p)
             .iter()
-            .filter_map(|e| match e {
-                PropertyError::Invalid { key, .. } | PropertyError::Missing { key, .. } => Some(*key),
-                PropertyError::Conflict { a, .. } => Some(*a),
-                PropertyError::Unknown { .. } => Some("unknown"),
+            .map(|e| match e {
+                PropertyError::Invalid { key, .. } | PropertyError::Missing { key, .. } => *key,
+                PropertyError::Conflict { a, .. } => *a,
+                PropertyError::Unknown { .. } => "unknown",
             })
             .collect()
     }
 
-    const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHXkTjmjy0l8s6s7n1kHxZs1m1p7cK6cTsdAsNqEKuJn admin@ws";
+    const ED25519: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHXkTjmjy0l8s6s7n1kHxZs1m1p7cK6cTsdAsNqEKuJn admin@ws";
 
     #[test]
     fn defaults_with_a_bundle_are_a_valid_dhcp_config() {
@@ -579,9 +668,14 @@ mod tests {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
-        assert!(matches!(c.network, Network::Static { gateway: Some(_), ref dns, .. } if dns.len() == 2));
+        assert!(
+            matches!(c.network, Network::Static { gateway: Some(_), ref dns, .. } if dns.len() == 2)
+        );
         assert_eq!(c.ntp_servers.len(), 2);
-        assert_eq!(c.syslog.as_ref().map(|s| (s.protocol, s.port)), Some((SyslogProtocol::Tcp, 6514)));
+        assert_eq!(
+            c.syslog.as_ref().map(|s| (s.protocol, s.port)),
+            Some((SyslogProtocol::Tcp, 6514))
+        );
         assert_eq!(c.ssh_key.as_ref().map(SshPublicKey::as_line), Some(ED25519));
     }
 
@@ -594,42 +688,85 @@ mod tests {
         let e = errors(&p);
         assert_eq!(e.len(), 1);
         let msg = e[0].to_string();
-        assert!(msg.contains("stele.bundle") && !msg.contains("c2VjcmV0"), "{msg}");
-        assert_eq!(invalid_key(&props(&[("stele.bundle", "null")])), vec!["stele.bundle"]);
+        assert!(
+            msg.contains("stele.bundle") && !msg.contains("c2VjcmV0"),
+            "{msg}"
+        );
+        assert_eq!(
+            invalid_key(&props(&[("stele.bundle", "null")])),
+            vec!["stele.bundle"]
+        );
     }
 
     #[test]
     fn net_mode_must_be_a_known_word() {
-        assert_eq!(invalid_key(&props(&[("net.mode", "DHCP")])), vec!["net.mode"]);
+        assert_eq!(
+            invalid_key(&props(&[("net.mode", "DHCP")])),
+            vec!["net.mode"]
+        );
         assert_eq!(invalid_key(&props(&[("net.mode", "")])), vec!["net.mode"]);
     }
 
     #[test]
     fn static_needs_an_address() {
-        assert_eq!(invalid_key(&props(&[("net.mode", "static")])), vec!["net.address"]);
+        assert_eq!(
+            invalid_key(&props(&[("net.mode", "static")])),
+            vec!["net.address"]
+        );
         // With dhcp an address is not required, and a bad one is still reported.
         assert!(errors(&props(&[("net.mode", "dhcp")])).is_empty());
     }
 
     #[test]
     fn cidr_rules() {
-        for bad in ["10.0.0.1", "10.0.0.1/33", "10.0.0.1/0", "10.0.0.0/24", "10.0.0.255/24", "0.0.0.0/8",
-            "224.0.0.1/4", "127.0.0.1/8", "fd00::1/129", "x/24", "10.0.0.1/abc"] {
+        for bad in [
+            "10.0.0.1",
+            "10.0.0.1/33",
+            "10.0.0.1/0",
+            "10.0.0.0/24",
+            "10.0.0.255/24",
+            "0.0.0.0/8",
+            "224.0.0.1/4",
+            "127.0.0.1/8",
+            "fd00::1/129",
+            "x/24",
+            "10.0.0.1/abc",
+        ] {
             let p = props(&[("net.mode", "static"), ("net.address", bad)]);
             assert_eq!(invalid_key(&p), vec!["net.address"], "{bad}");
         }
-        for good in ["10.0.0.1/24", "192.168.1.1/31", "10.0.0.0/32", "fd00:20::11/64"] {
-            assert!(errors(&props(&[("net.mode", "static"), ("net.address", good)])).is_empty(), "{good}");
+        for good in [
+            "10.0.0.1/24",
+            "192.168.1.1/31",
+            "10.0.0.0/32",
+            "fd00:20::11/64",
+        ] {
+            assert!(
+                errors(&props(&[("net.mode", "static"), ("net.address", good)])).is_empty(),
+                "{good}"
+            );
         }
     }
 
     #[test]
     fn gateway_must_be_inside_the_subnet() {
-        let p = props(&[("net.mode", "static"), ("net.address", "10.0.0.5/24"), ("net.gateway", "10.0.1.1")]);
+        let p = props(&[
+            ("net.mode", "static"),
+            ("net.address", "10.0.0.5/24"),
+            ("net.gateway", "10.0.1.1"),
+        ]);
         assert_eq!(invalid_key(&p), vec!["net.address"]);
-        let p = props(&[("net.mode", "static"), ("net.address", "10.0.0.5/24"), ("net.gateway", "10.0.0.5")]);
+        let p = props(&[
+            ("net.mode", "static"),
+            ("net.address", "10.0.0.5/24"),
+            ("net.gateway", "10.0.0.5"),
+        ]);
         assert_eq!(invalid_key(&p), vec!["net.address"]);
-        let p = props(&[("net.mode", "static"), ("net.address", "fd00::5/64"), ("net.gateway", "10.0.0.1")]);
+        let p = props(&[
+            ("net.mode", "static"),
+            ("net.address", "fd00::5/64"),
+            ("net.gateway", "10.0.0.1"),
+        ]);
         assert_eq!(invalid_key(&p), vec!["net.address"]);
         let p = props(&[("net.gateway", "not-an-ip")]);
         assert_eq!(invalid_key(&p), vec!["net.gateway"]);
@@ -637,37 +774,96 @@ mod tests {
 
     #[test]
     fn dns_list_rules() {
-        for bad in ["10.0.0.1,", "10.0.0.1,,10.0.0.2", "10.0.0.1,10.0.0.1", "dns.example.com",
-            "1.1.1.1,1.0.0.1,8.8.8.8,8.8.4.4,9.9.9.9", "255.255.255.255"] {
-            assert_eq!(invalid_key(&props(&[("net.dns", bad)])), vec!["net.dns"], "{bad}");
+        for bad in [
+            "10.0.0.1,",
+            "10.0.0.1,,10.0.0.2",
+            "10.0.0.1,10.0.0.1",
+            "dns.example.com",
+            "1.1.1.1,1.0.0.1,8.8.8.8,8.8.4.4,9.9.9.9",
+            "255.255.255.255",
+        ] {
+            assert_eq!(
+                invalid_key(&props(&[("net.dns", bad)])),
+                vec!["net.dns"],
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn ntp_list_rules() {
-        for bad in ["-bad.example", "a..b", "under_score.example", "x y", &"a,".repeat(9)] {
-            assert_eq!(invalid_key(&props(&[("ntp.servers", bad)])), vec!["ntp.servers"], "{bad}");
+        for bad in [
+            "-bad.example",
+            "a..b",
+            "under_score.example",
+            "x y",
+            &"a,".repeat(9),
+        ] {
+            assert_eq!(
+                invalid_key(&props(&[("ntp.servers", bad)])),
+                vec!["ntp.servers"],
+                "{bad}"
+            );
         }
-        assert!(errors(&props(&[("ntp.servers", "pool.ntp.org,2001:db8::1,10.0.0.9")])).is_empty());
+        assert!(
+            errors(&props(&[(
+                "ntp.servers",
+                "pool.ntp.org,2001:db8::1,10.0.0.9"
+            )]))
+            .is_empty()
+        );
     }
 
     #[test]
     fn port_rules() {
-        for bad in ["0", "80", "1023", "65536", "-1", "+8545", "85 45", "abc", "999999"] {
-            assert_eq!(invalid_key(&props(&[("rpc.port", bad)])), vec!["rpc.port"], "{bad}");
-            assert_eq!(invalid_key(&props(&[("replica.port", bad)])), vec!["replica.port"], "{bad}");
+        for bad in [
+            "0", "80", "1023", "65536", "-1", "+8545", "85 45", "abc", "999999",
+        ] {
+            assert_eq!(
+                invalid_key(&props(&[("rpc.port", bad)])),
+                vec!["rpc.port"],
+                "{bad}"
+            );
+            assert_eq!(
+                invalid_key(&props(&[("replica.port", bad)])),
+                vec!["replica.port"],
+                "{bad}"
+            );
         }
-        assert_eq!(invalid_key(&props(&[("rpc.port", "30303")])), vec!["rpc.port"]);
+        assert_eq!(
+            invalid_key(&props(&[("rpc.port", "30303")])),
+            vec!["rpc.port"]
+        );
         assert!(errors(&props(&[("rpc.port", "1024"), ("replica.port", "65535")])).is_empty());
     }
 
     #[test]
     fn syslog_rules() {
-        for good in ["logs", "logs.example.com:1514", "udp://10.0.0.9", "tcp://[fd00::9]:6514", "fd00::9"] {
-            assert!(errors(&props(&[("syslog.target", good)])).is_empty(), "{good}");
+        for good in [
+            "logs",
+            "logs.example.com:1514",
+            "udp://10.0.0.9",
+            "tcp://[fd00::9]:6514",
+            "fd00::9",
+        ] {
+            assert!(
+                errors(&props(&[("syslog.target", good)])).is_empty(),
+                "{good}"
+            );
         }
-        for bad in ["http://logs", "logs:0", "logs:99999", "tcp://[fd00::9", "bad host", "logs:x"] {
-            assert_eq!(invalid_key(&props(&[("syslog.target", bad)])), vec!["syslog.target"], "{bad}");
+        for bad in [
+            "http://logs",
+            "logs:0",
+            "logs:99999",
+            "tcp://[fd00::9",
+            "bad host",
+            "logs:x",
+        ] {
+            assert_eq!(
+                invalid_key(&props(&[("syslog.target", bad)])),
+                vec!["syslog.target"],
+                "{bad}"
+            );
         }
     }
 
@@ -682,16 +878,29 @@ mod tests {
             wrong_type.as_str(),
             &format!("{ED25519}\nssh-ed25519 AAAA"),
         ] {
-            assert_eq!(invalid_key(&props(&[("ssh.authorized_key", bad)])), vec!["ssh.authorized_key"], "{bad}");
+            assert_eq!(
+                invalid_key(&props(&[("ssh.authorized_key", bad)])),
+                vec!["ssh.authorized_key"],
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn unknown_keys_and_overlong_values_are_refused() {
-        assert_eq!(invalid_key(&props(&[("net.modee", "dhcp")])), vec!["unknown"]);
+        assert_eq!(
+            invalid_key(&props(&[("net.modee", "dhcp")])),
+            vec!["unknown"]
+        );
         let long = "a".repeat(2000);
-        assert_eq!(invalid_key(&props(&[("ntp.servers", &long)])), vec!["ntp.servers"]);
-        assert_eq!(invalid_key(&props(&[("net.gateway", "10.0.0.1\u{7}")])), vec!["net.gateway"]);
+        assert_eq!(
+            invalid_key(&props(&[("ntp.servers", &long)])),
+            vec!["ntp.servers"]
+        );
+        assert_eq!(
+            invalid_key(&props(&[("net.gateway", "10.0.0.1\u{7}")])),
+            vec!["net.gateway"]
+        );
     }
 
     #[test]
@@ -699,7 +908,10 @@ mod tests {
         let p = props(&[("net.mode", "static"), ("rpc.port", "1"), ("net.dns", "x")]);
         let e = ConfigErrors(errors(&p));
         assert_eq!(e.0.len(), 3, "{e}");
-        assert!(e.to_string().starts_with("3 invalid deployment properties:"));
+        assert!(
+            e.to_string()
+                .starts_with("3 invalid deployment properties:")
+        );
     }
 
     #[test]

@@ -28,26 +28,43 @@ pub struct ManifestError {
 
 /// Formats the manifest text.
 pub fn render(entries: &[Entry]) -> String {
-    entries.iter().map(|e| format!("SHA256({})= {}\n", e.name, e.sha256_hex)).collect()
+    entries
+        .iter()
+        .map(|e| format!("SHA256({})= {}\n", e.name, e.sha256_hex))
+        .collect()
 }
 
 /// Parses manifest text strictly: only `SHA256(name)= <64 lower-case hex>` lines.
 pub fn parse(text: &str) -> Result<Vec<Entry>, ManifestError> {
     let mut out: Vec<Entry> = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let err = |reason: &str| ManifestError { line: i + 1, reason: reason.to_owned() };
-        let rest = line.strip_prefix("SHA256(").ok_or_else(|| err("does not start with SHA256("))?;
-        let (name, hex) = rest.split_once(")= ").ok_or_else(|| err("expected ')= ' after the name"))?;
+        let err = |reason: &str| ManifestError {
+            line: i + 1,
+            reason: reason.to_owned(),
+        };
+        let rest = line
+            .strip_prefix("SHA256(")
+            .ok_or_else(|| err("does not start with SHA256("))?;
+        let (name, hex) = rest
+            .split_once(")= ")
+            .ok_or_else(|| err("expected ')= ' after the name"))?;
         if name.is_empty() || name.contains('/') {
             return Err(err("bad file name"));
         }
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(err("digest is not 64 lower-case hex digits"));
         }
         if out.iter().any(|e| e.name == name) {
             return Err(err("file listed twice"));
         }
-        out.push(Entry { name: name.to_owned(), sha256_hex: hex.to_owned() });
+        out.push(Entry {
+            name: name.to_owned(),
+            sha256_hex: hex.to_owned(),
+        });
     }
     Ok(out)
 }
@@ -72,9 +89,15 @@ mod tests {
 
     #[test]
     fn round_trip() -> Result<(), ManifestError> {
-        let e = vec![Entry { name: "a.ovf".into(), sha256_hex: sha256_hex(&b"x"[..]).unwrap_or_default() }];
+        let e = vec![Entry {
+            name: "a.ovf".into(),
+            sha256_hex: sha256_hex(&b"x"[..]).unwrap_or_default(),
+        }];
         let text = render(&e);
-        assert_eq!(text, "SHA256(a.ovf)= 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\n");
+        assert_eq!(
+            text,
+            "SHA256(a.ovf)= 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\n"
+        );
         assert_eq!(parse(&text)?, e);
         Ok(())
     }

@@ -15,13 +15,16 @@ use crate::schema::{Kind, PROPERTIES, PropertySpec, Requirement};
 /// OVF 1.x envelope namespace.
 pub const OVF_NS: &str = "http://schemas.dmtf.org/ovf/envelope/1";
 /// CIM RASD namespace.
-pub const RASD_NS: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData";
+pub const RASD_NS: &str =
+    "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData";
 /// CIM VSSD namespace.
-pub const VSSD_NS: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData";
+pub const VSSD_NS: &str =
+    "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData";
 /// VMware's OVF extensions.
 pub const VMW_NS: &str = "http://www.vmware.com/schema/ovf";
 /// The streamOptimized VMDK format URI.
-pub const VMDK_STREAM_FORMAT: &str = "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized";
+pub const VMDK_STREAM_FORMAT: &str =
+    "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized";
 /// Virtual hardware version: vmx-17 = ESXi 7.0 and later.
 pub const HARDWARE_VERSION: &str = "vmx-17";
 /// Both transports: guestinfo for VMware Tools, the ISO for anything that reads a CD.
@@ -51,11 +54,19 @@ pub fn qualifiers(p: &PropertySpec) -> Option<String> {
     match p.kind {
         Kind::Choice(words) => Some(format!(
             "ValueMap{{{}}}",
-            words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(",")
+            words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(",")
         )),
         Kind::Port => Some("MinValue(1024) MaxValue(65535)".to_owned()),
         _ => {
-            let min = if p.requirement == Requirement::Always { " MinLen(1)" } else { "" };
+            let min = if p.requirement == Requirement::Always {
+                " MinLen(1)"
+            } else {
+                ""
+            };
             Some(format!("MaxLen({}){min}", p.max_len).trim().to_owned())
         }
     }
@@ -105,7 +116,11 @@ pub fn descriptor(name: &str, version: &str, disks: &[DiskInput]) -> String {
         "  <NetworkSection>\n    <Info>The logical network of the replica</Info>\n    <Network ovf:name=\"{NETWORK_NAME}\">\n      <Description>Network on which the replica serves JSON-RPC over TLS and reaches the other replicas</Description>\n    </Network>\n  </NetworkSection>"
     );
     let _ = writeln!(s, "  <VirtualSystem ovf:id=\"{}\">", esc(name));
-    let _ = writeln!(s, "    <Info>A stele replica: permissioned Ethereum-compatible node (SBFT)</Info>\n    <Name>{}</Name>", esc(name));
+    let _ = writeln!(
+        s,
+        "    <Info>A stele replica: permissioned Ethereum-compatible node (SBFT)</Info>\n    <Name>{}</Name>",
+        esc(name)
+    );
     s.push_str(
         "    <AnnotationSection>\n      <Info>Description shown in vCenter</Info>\n      <Annotation>stele replica appliance. Deploy one VM per replica, fill in the properties, power on. Guide: docs/operator/appliance.md</Annotation>\n    </AnnotationSection>\n",
     );
@@ -119,7 +134,11 @@ pub fn descriptor(name: &str, version: &str, disks: &[DiskInput]) -> String {
 }
 
 fn item(s: &mut String, required: bool, fields: &[(&str, String)]) {
-    s.push_str(if required { "      <Item>\n" } else { "      <Item ovf:required=\"false\">\n" });
+    s.push_str(if required {
+        "      <Item>\n"
+    } else {
+        "      <Item ovf:required=\"false\">\n"
+    });
     let mut sorted: Vec<&(&str, String)> = fields.iter().collect();
     sorted.sort_by_key(|(k, _)| *k);
     for (k, v) in sorted {
@@ -129,7 +148,10 @@ fn item(s: &mut String, required: bool, fields: &[(&str, String)]) {
 }
 
 fn hardware(s: &mut String, name: &str, disks: &[DiskInput]) {
-    let _ = writeln!(s, "    <VirtualHardwareSection ovf:transport=\"{TRANSPORT}\">");
+    let _ = writeln!(
+        s,
+        "    <VirtualHardwareSection ovf:transport=\"{TRANSPORT}\">"
+    );
     s.push_str("      <Info>Virtual hardware requirements</Info>\n      <System>\n");
     let _ = writeln!(
         s,
@@ -137,81 +159,120 @@ fn hardware(s: &mut String, name: &str, disks: &[DiskInput]) {
         esc(name)
     );
     let t = |v: &str| v.to_owned();
-    item(s, true, &[
-        ("AllocationUnits", t("hertz * 10^6")),
-        ("Description", t("Number of virtual CPUs")),
-        ("ElementName", format!("{CPUS} virtual CPU(s)")),
-        ("InstanceID", t("1")),
-        ("ResourceType", t("3")),
-        ("VirtualQuantity", CPUS.to_string()),
-    ]);
-    item(s, true, &[
-        ("AllocationUnits", t("byte * 2^20")),
-        ("Description", t("Memory size")),
-        ("ElementName", format!("{MEMORY_MIB} MB of memory")),
-        ("InstanceID", t("2")),
-        ("ResourceType", t("4")),
-        ("VirtualQuantity", MEMORY_MIB.to_string()),
-    ]);
-    item(s, true, &[
-        ("Address", t("0")),
-        ("Description", t("SCSI controller (VMware Paravirtual)")),
-        ("ElementName", t("SCSI controller 0")),
-        ("InstanceID", t("3")),
-        ("ResourceSubType", t("VirtualSCSI")),
-        ("ResourceType", t("6")),
-    ]);
-    item(s, true, &[
-        ("Address", t("0")),
-        ("Description", t("IDE controller")),
-        ("ElementName", t("IDE controller 0")),
-        ("InstanceID", t("4")),
-        ("ResourceType", t("5")),
-    ]);
-    item(s, false, &[
-        ("AddressOnParent", t("0")),
-        ("AutomaticAllocation", t("false")),
-        ("ElementName", t("CD/DVD drive 1 (OVF environment)")),
-        ("InstanceID", t("5")),
-        ("Parent", t("4")),
-        ("ResourceSubType", t("vmware.cdrom.remotepassthrough")),
-        ("ResourceType", t("15")),
-    ]);
+    item(
+        s,
+        true,
+        &[
+            ("AllocationUnits", t("hertz * 10^6")),
+            ("Description", t("Number of virtual CPUs")),
+            ("ElementName", format!("{CPUS} virtual CPU(s)")),
+            ("InstanceID", t("1")),
+            ("ResourceType", t("3")),
+            ("VirtualQuantity", CPUS.to_string()),
+        ],
+    );
+    item(
+        s,
+        true,
+        &[
+            ("AllocationUnits", t("byte * 2^20")),
+            ("Description", t("Memory size")),
+            ("ElementName", format!("{MEMORY_MIB} MB of memory")),
+            ("InstanceID", t("2")),
+            ("ResourceType", t("4")),
+            ("VirtualQuantity", MEMORY_MIB.to_string()),
+        ],
+    );
+    item(
+        s,
+        true,
+        &[
+            ("Address", t("0")),
+            ("Description", t("SCSI controller (VMware Paravirtual)")),
+            ("ElementName", t("SCSI controller 0")),
+            ("InstanceID", t("3")),
+            ("ResourceSubType", t("VirtualSCSI")),
+            ("ResourceType", t("6")),
+        ],
+    );
+    item(
+        s,
+        true,
+        &[
+            ("Address", t("0")),
+            ("Description", t("IDE controller")),
+            ("ElementName", t("IDE controller 0")),
+            ("InstanceID", t("4")),
+            ("ResourceType", t("5")),
+        ],
+    );
+    item(
+        s,
+        false,
+        &[
+            ("AddressOnParent", t("0")),
+            ("AutomaticAllocation", t("false")),
+            ("ElementName", t("CD/DVD drive 1 (OVF environment)")),
+            ("InstanceID", t("5")),
+            ("Parent", t("4")),
+            ("ResourceSubType", t("vmware.cdrom.remotepassthrough")),
+            ("ResourceType", t("15")),
+        ],
+    );
     let mut instance = 6;
     for (unit, d) in disks.iter().enumerate() {
-        item(s, true, &[
-            ("AddressOnParent", unit.to_string()),
-            ("ElementName", format!("Hard disk {} ({})", unit + 1, d.id)),
-            ("HostResource", format!("ovf:/disk/{}", d.id)),
-            ("InstanceID", instance.to_string()),
-            ("Parent", t("3")),
-            ("ResourceType", t("17")),
-        ]);
+        item(
+            s,
+            true,
+            &[
+                ("AddressOnParent", unit.to_string()),
+                ("ElementName", format!("Hard disk {} ({})", unit + 1, d.id)),
+                ("HostResource", format!("ovf:/disk/{}", d.id)),
+                ("InstanceID", instance.to_string()),
+                ("Parent", t("3")),
+                ("ResourceType", t("17")),
+            ],
+        );
         instance += 1;
     }
-    item(s, true, &[
-        ("AddressOnParent", t("7")),
-        ("AutomaticAllocation", t("true")),
-        ("Connection", t(NETWORK_NAME)),
-        ("Description", format!("VmxNet3 ethernet adapter on \"{NETWORK_NAME}\"")),
-        ("ElementName", t("Network adapter 1")),
-        ("InstanceID", instance.to_string()),
-        ("ResourceSubType", t("VmxNet3")),
-        ("ResourceType", t("10")),
-    ]);
-    item(s, false, &[
-        ("AutomaticAllocation", t("false")),
-        ("ElementName", t("Video card")),
-        ("InstanceID", (instance + 1).to_string()),
-        ("ResourceType", t("24")),
-    ]);
-    item(s, false, &[
-        ("AutomaticAllocation", t("false")),
-        ("ElementName", t("VMCI device")),
-        ("InstanceID", (instance + 2).to_string()),
-        ("ResourceSubType", t("vmware.vmci")),
-        ("ResourceType", t("1")),
-    ]);
+    item(
+        s,
+        true,
+        &[
+            ("AddressOnParent", t("7")),
+            ("AutomaticAllocation", t("true")),
+            ("Connection", t(NETWORK_NAME)),
+            (
+                "Description",
+                format!("VmxNet3 ethernet adapter on \"{NETWORK_NAME}\""),
+            ),
+            ("ElementName", t("Network adapter 1")),
+            ("InstanceID", instance.to_string()),
+            ("ResourceSubType", t("VmxNet3")),
+            ("ResourceType", t("10")),
+        ],
+    );
+    item(
+        s,
+        false,
+        &[
+            ("AutomaticAllocation", t("false")),
+            ("ElementName", t("Video card")),
+            ("InstanceID", (instance + 1).to_string()),
+            ("ResourceType", t("24")),
+        ],
+    );
+    item(
+        s,
+        false,
+        &[
+            ("AutomaticAllocation", t("false")),
+            ("ElementName", t("VMCI device")),
+            ("InstanceID", (instance + 2).to_string()),
+            ("ResourceSubType", t("vmware.vmci")),
+            ("ResourceType", t("1")),
+        ],
+    );
     for (k, v) in [
         ("firmware", "efi"),
         ("bootOptions.efiSecureBootEnabled", "false"),
@@ -223,7 +284,10 @@ fn hardware(s: &mut String, name: &str, disks: &[DiskInput]) {
         ("powerOpInfo.resetType", "soft"),
         ("powerOpInfo.suspendType", "hard"),
     ] {
-        let _ = writeln!(s, "      <vmw:Config ovf:required=\"false\" vmw:key=\"{k}\" vmw:value=\"{v}\"/>");
+        let _ = writeln!(
+            s,
+            "      <vmw:Config ovf:required=\"false\" vmw:key=\"{k}\" vmw:value=\"{v}\"/>"
+        );
     }
     s.push_str("    </VirtualHardwareSection>\n");
 }
@@ -240,7 +304,11 @@ fn product(s: &mut String, version: &str) {
             let _ = writeln!(s, "      <Category>{}</Category>", esc(p.category.label()));
             category = Some(p.category);
         }
-        let value = if p.key == "appliance.version" { version } else { p.default };
+        let value = if p.key == "appliance.version" {
+            version
+        } else {
+            p.default
+        };
         let _ = write!(
             s,
             "      <Property ovf:key=\"{}\" ovf:type=\"{}\" ovf:userConfigurable=\"{}\" ovf:value=\"{}\"",

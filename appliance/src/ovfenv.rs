@@ -63,7 +63,10 @@ pub fn parse(xml: &str) -> Result<Properties, OvfEnvError> {
         return Err(OvfEnvError::Root {
             found: format!(
                 "{}{}",
-                root.tag_name().namespace().map(|n| format!("{{{n}}}")).unwrap_or_default(),
+                root.tag_name()
+                    .namespace()
+                    .map(|n| format!("{{{n}}}"))
+                    .unwrap_or_default(),
                 root.tag_name().name()
             ),
         });
@@ -81,14 +84,22 @@ pub fn parse(xml: &str) -> Result<Properties, OvfEnvError> {
                 continue;
             }
             index += 1;
-            let key = prop
-                .attribute((OVF_ENV_NS, "key"))
-                .ok_or(OvfEnvError::PropertyAttribute { index, attribute: "key" })?;
-            let value = prop
-                .attribute((OVF_ENV_NS, "value"))
-                .ok_or(OvfEnvError::PropertyAttribute { index, attribute: "value" })?;
+            let key =
+                prop.attribute((OVF_ENV_NS, "key"))
+                    .ok_or(OvfEnvError::PropertyAttribute {
+                        index,
+                        attribute: "key",
+                    })?;
+            let value =
+                prop.attribute((OVF_ENV_NS, "value"))
+                    .ok_or(OvfEnvError::PropertyAttribute {
+                        index,
+                        attribute: "value",
+                    })?;
             if props.insert(key.to_owned(), value.to_owned()).is_some() {
-                return Err(OvfEnvError::Duplicate { key: key.to_owned() });
+                return Err(OvfEnvError::Duplicate {
+                    key: key.to_owned(),
+                });
             }
         }
     }
@@ -205,7 +216,10 @@ mod tests {
 
     #[test]
     fn rejects_wrong_root_and_namespace() {
-        assert!(matches!(parse("<Environment/>"), Err(OvfEnvError::Root { .. })));
+        assert!(matches!(
+            parse("<Environment/>"),
+            Err(OvfEnvError::Root { .. })
+        ));
         let other = format!("<Envelope xmlns=\"{OVF_ENV_NS}\"/>");
         assert!(matches!(parse(&other), Err(OvfEnvError::Root { .. })));
     }
@@ -218,14 +232,23 @@ mod tests {
         );
         assert_eq!(
             parse(&no_value),
-            Err(OvfEnvError::PropertyAttribute { index: 1, attribute: "value" })
+            Err(OvfEnvError::PropertyAttribute {
+                index: 1,
+                attribute: "value"
+            })
         );
         // An un-namespaced key attribute is not oe:key.
         let plain = format!(
             "<Environment xmlns=\"{OVF_ENV_NS}\"><PropertySection>\
              <Property key=\"a\" value=\"b\"/></PropertySection></Environment>"
         );
-        assert_eq!(parse(&plain), Err(OvfEnvError::PropertyAttribute { index: 1, attribute: "key" }));
+        assert_eq!(
+            parse(&plain),
+            Err(OvfEnvError::PropertyAttribute {
+                index: 1,
+                attribute: "key"
+            })
+        );
         let dup = format!(
             "<Environment xmlns=\"{OVF_ENV_NS}\" xmlns:oe=\"{OVF_ENV_NS}\"><PropertySection>\
              <Property oe:key=\"a\" oe:value=\"1\"/><Property oe:key=\"a\" oe:value=\"2\"/>\

@@ -101,11 +101,20 @@ pub fn plan(cfg: &ApplianceConfig, version: &str) -> Plan {
         Some(_) => runtime_files.push(file(RSYSLOG_FILE, rsyslog(cfg), 0o644)),
         None => absent.push(RSYSLOG_FILE.to_owned()),
     }
-    Plan { config_files, runtime_files, absent }
+    Plan {
+        config_files,
+        runtime_files,
+        absent,
+    }
 }
 
 fn file(path: &str, content: String, mode: u32) -> DesiredFile {
-    DesiredFile { path: path.to_owned(), content: content.into_bytes(), mode, owner: Owner::Root }
+    DesiredFile {
+        path: path.to_owned(),
+        content: content.into_bytes(),
+        mode,
+        owner: Owner::Root,
+    }
 }
 
 /// The environment file for `stele.service`.
@@ -129,14 +138,18 @@ pub fn node_env(cfg: &ApplianceConfig) -> String {
 fn networkd(cfg: &ApplianceConfig) -> String {
     let mut s = String::from(
         "# Written by stele-firstboot from the VM's deployment properties.\n\
-         [Match]\nType=ether\nKind=!*\n\n[Link]\nRequiredForOnline=routable\n\n[Network]\n",
+         [Match]\nType=ether\n\n[Network]\n",
     );
     let dns = match &cfg.network {
         Network::Dhcp { dns } => {
             s.push_str("DHCP=yes\nIPv6AcceptRA=yes\nLinkLocalAddressing=ipv6\n");
             dns
         }
-        Network::Static { address, gateway, dns } => {
+        Network::Static {
+            address,
+            gateway,
+            dns,
+        } => {
             s.push_str("DHCP=no\nIPv6AcceptRA=no\nLinkLocalAddressing=ipv6\n");
             s.push_str(&format!("Address={address}\n"));
             if let Some(g) = gateway {
@@ -155,7 +168,8 @@ fn networkd(cfg: &ApplianceConfig) -> String {
 }
 
 fn timesyncd(cfg: &ApplianceConfig) -> String {
-    let mut s = String::from("# Written by stele-firstboot from the VM's deployment properties.\n[Time]\n");
+    let mut s =
+        String::from("# Written by stele-firstboot from the VM's deployment properties.\n[Time]\n");
     if !cfg.ntp_servers.is_empty() {
         s.push_str(&format!("NTP={}\n", cfg.ntp_servers.join(" ")));
     }
@@ -163,7 +177,9 @@ fn timesyncd(cfg: &ApplianceConfig) -> String {
 }
 
 fn rsyslog(cfg: &ApplianceConfig) -> String {
-    let Some(t) = &cfg.syslog else { return String::new() };
+    let Some(t) = &cfg.syslog else {
+        return String::new();
+    };
     let protocol = match t.protocol {
         SyslogProtocol::Udp => "udp",
         SyslogProtocol::Tcp => "tcp",
@@ -179,7 +195,11 @@ fn rsyslog(cfg: &ApplianceConfig) -> String {
 
 /// The complete firewall: input policy drop, only what the appliance serves.
 pub fn nftables(cfg: &ApplianceConfig) -> String {
-    let ssh = if cfg.ssh_key.is_some() { "        tcp dport 22 accept comment \"break-glass ssh\"\n" } else { "" };
+    let ssh = if cfg.ssh_key.is_some() {
+        "        tcp dport 22 accept comment \"break-glass ssh\"\n"
+    } else {
+        ""
+    };
     format!(
         "#!/usr/sbin/nft -f\n\
          # Written by stele-firstboot from the VM's deployment properties.\n\
@@ -228,7 +248,11 @@ pub fn banner(cfg: &ApplianceConfig, version: &str, style: BannerStyle) -> Strin
         (Network::Dhcp { .. }, BannerStyle::Issue) => "\\4".to_owned(),
         (Network::Dhcp { .. }, BannerStyle::Console) => "<address from DHCP>".to_owned(),
     };
-    let ssh = if cfg.ssh_key.is_some() { "on (user breakglass, key from properties)" } else { "off" };
+    let ssh = if cfg.ssh_key.is_some() {
+        "on (user breakglass, key from properties)"
+    } else {
+        "off"
+    };
     format!(
         "\nstele appliance {version} - replica {}\n\
          \x20 JSON-RPC (TLS):    https://{host}:{}\n\
@@ -276,8 +300,15 @@ mod tests {
         let names: Vec<&str> = p.config_files.iter().map(|f| f.path.as_str()).collect();
         assert!(names.contains(&"var/lib/stele/config/rpc.key"));
         assert!(names.contains(&"var/lib/stele/config/appliance.env"));
-        assert!(p.config_files.iter().all(|f| f.mode == 0o600 && f.owner == Owner::Node));
-        assert_eq!(p.absent, vec![SSH_KEYS_FILE.to_owned(), RSYSLOG_FILE.to_owned()]);
+        assert!(
+            p.config_files
+                .iter()
+                .all(|f| f.mode == 0o600 && f.owner == Owner::Node)
+        );
+        assert_eq!(
+            p.absent,
+            vec![SSH_KEYS_FILE.to_owned(), RSYSLOG_FILE.to_owned()]
+        );
     }
 
     #[test]
@@ -295,14 +326,23 @@ mod tests {
     fn static_network_and_banner() {
         let mut c = cfg();
         c.network = Network::Static {
-            address: IpCidr { addr: "10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])), prefix: 24 },
+            address: IpCidr {
+                addr: "10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                prefix: 24,
+            },
             gateway: None,
             dns: vec![IpAddr::from([10, 0, 0, 2])],
         };
         let n = networkd(&c);
-        assert!(n.contains("Address=10.0.0.5/24") && n.contains("DNS=10.0.0.2") && !n.contains("Gateway"));
+        assert!(
+            n.contains("Address=10.0.0.5/24")
+                && n.contains("DNS=10.0.0.2")
+                && !n.contains("Gateway")
+        );
         let b = banner(&c, "0.1.0", BannerStyle::Console);
-        assert!(b.contains("https://10.0.0.5:8545") && b.contains(&c.bundle.rpc_cert_fingerprint()));
+        assert!(
+            b.contains("https://10.0.0.5:8545") && b.contains(&c.bundle.rpc_cert_fingerprint())
+        );
         assert!(banner(&cfg(), "0.1.0", BannerStyle::Issue).contains("https://\\4:8545"));
     }
 }

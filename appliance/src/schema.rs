@@ -289,7 +289,12 @@ mod tests {
         }
         // Categories are ordering markers in OVF: each must be one contiguous run.
         for w in PROPERTIES.windows(2) {
-            assert!(w[0].category <= w[1].category, "{} before {}", w[0].key, w[1].key);
+            assert!(
+                w[0].category <= w[1].category,
+                "{} before {}",
+                w[0].key,
+                w[1].key
+            );
         }
     }
 
@@ -297,7 +302,11 @@ mod tests {
     fn every_property_is_documented_and_bounded() {
         for p in PROPERTIES {
             assert!(!p.label.is_empty() && p.description.len() > 20, "{}", p.key);
-            assert!(p.max_len > 0 && p.max_len <= VCENTER_STRING_LEN_MAX, "{}", p.key);
+            assert!(
+                p.max_len > 0 && p.max_len <= VCENTER_STRING_LEN_MAX,
+                "{}",
+                p.key
+            );
             assert!(p.default.len() <= p.max_len, "{}", p.key);
         }
         assert!(property(KEY_NET_MODE).is_some());

@@ -64,10 +64,18 @@ pub struct Found {
 
 /// Reads an environment document from a file (the `--ovf-env` option and tests).
 pub fn from_file(path: &Path) -> Result<Found, SourceError> {
-    let xml = read_capped(path).map_err(|error| SourceError::File { path: path.to_owned(), error })?;
-    let properties = ovfenv::parse(&xml)
-        .map_err(|error| SourceError::Bad { source_name: path.display().to_string(), error })?;
-    Ok(Found { source_name: path.display().to_string(), properties })
+    let xml = read_capped(path).map_err(|error| SourceError::File {
+        path: path.to_owned(),
+        error,
+    })?;
+    let properties = ovfenv::parse(&xml).map_err(|error| SourceError::Bad {
+        source_name: path.display().to_string(),
+        error,
+    })?;
+    Ok(Found {
+        source_name: path.display().to_string(),
+        properties,
+    })
 }
 
 /// Searches every transport in order.
@@ -80,7 +88,10 @@ pub fn discover() -> Result<Found, SourceError> {
                     source_name: "guestinfo.ovfEnv".to_owned(),
                     error,
                 })?;
-                return Ok(Found { source_name: "guestinfo.ovfEnv".to_owned(), properties });
+                return Ok(Found {
+                    source_name: "guestinfo.ovfEnv".to_owned(),
+                    properties,
+                });
             }
             None => "empty".to_owned(),
         }
@@ -88,15 +99,22 @@ pub fn discover() -> Result<Found, SourceError> {
         "not a VMware VM".to_owned()
     };
     // Let udev finish creating device nodes before the first look.
-    let _ = Command::new("udevadm").args(["settle", "--timeout=10"]).status();
+    let _ = Command::new("udevadm")
+        .args(["settle", "--timeout=10"])
+        .status();
     let deadline = Instant::now() + Duration::from_secs(ISO_WAIT_SECS);
     loop {
         for dev in cdrom_devices() {
             if let Some(xml) = read_env_from_cd(&dev) {
                 let source_name = format!("cd {}", dev.display());
-                let properties = ovfenv::parse(&xml)
-                    .map_err(|error| SourceError::Bad { source_name: source_name.clone(), error })?;
-                return Ok(Found { source_name, properties });
+                let properties = ovfenv::parse(&xml).map_err(|error| SourceError::Bad {
+                    source_name: source_name.clone(),
+                    error,
+                })?;
+                return Ok(Found {
+                    source_name,
+                    properties,
+                });
             }
         }
         if Instant::now() >= deadline {
@@ -112,10 +130,15 @@ pub fn discover() -> Result<Found, SourceError> {
             }
         }
         if !properties.is_empty() {
-            return Ok(Found { source_name: "guestinfo.<key> variables".to_owned(), properties });
+            return Ok(Found {
+                source_name: "guestinfo.<key> variables".to_owned(),
+                properties,
+            });
         }
     }
-    Err(SourceError::NotFound { guestinfo: guestinfo_note })
+    Err(SourceError::NotFound {
+        guestinfo: guestinfo_note,
+    })
 }
 
 fn on_vmware() -> bool {
@@ -128,7 +151,10 @@ fn on_vmware() -> bool {
 
 /// One guestinfo variable, or None when unset, empty or unreadable.
 fn rpctool_get(name: &str) -> Option<String> {
-    let out = Command::new("vmware-rpctool").arg(format!("info-get {name}")).output().ok()?;
+    let out = Command::new("vmware-rpctool")
+        .arg(format!("info-get {name}"))
+        .output()
+        .ok()?;
     if !out.status.success() || out.stdout.len() > OVF_ENV_BYTES_MAX {
         return None;
     }
@@ -143,7 +169,8 @@ fn cdrom_devices() -> Vec<PathBuf> {
             rd.filter_map(Result::ok)
                 .filter(|e| {
                     let n = e.file_name().to_string_lossy().into_owned();
-                    n.strip_prefix("sr").is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+                    n.strip_prefix("sr")
+                        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
                 })
                 .map(|e| e.path())
                 .collect()
@@ -191,9 +218,13 @@ fn read_capped(path: &Path) -> std::io::Result<String> {
     let mut buf = Vec::new();
     f.take(OVF_ENV_BYTES_MAX as u64 + 1).read_to_end(&mut buf)?;
     if buf.len() > OVF_ENV_BYTES_MAX {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "larger than 1 MiB"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "larger than 1 MiB",
+        ));
     }
-    String::from_utf8(buf).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+    String::from_utf8(buf)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
 }
 
 #[cfg(test)]
@@ -202,11 +233,20 @@ mod tests {
 
     #[test]
     fn finds_every_iso_spelling() -> std::io::Result<()> {
-        for name in ["ovf-env.xml", "OVF_ENV.XML;1", "OVF-ENV.XML", "ovf_env.xml."] {
+        for name in [
+            "ovf-env.xml",
+            "OVF_ENV.XML;1",
+            "OVF-ENV.XML",
+            "ovf_env.xml.",
+        ] {
             let dir = tempfile::tempdir()?;
             fs::write(dir.path().join("README.TXT;1"), "x")?;
             fs::write(dir.path().join(name), "<x/>")?;
-            assert_eq!(find_env_file(dir.path()), Some(dir.path().join(name)), "{name}");
+            assert_eq!(
+                find_env_file(dir.path()),
+                Some(dir.path().join(name)),
+                "{name}"
+            );
         }
         let dir = tempfile::tempdir()?;
         assert_eq!(find_env_file(dir.path()), None);
@@ -219,7 +259,10 @@ mod tests {
         let p = dir.path().join("env.xml");
         fs::write(&p, "<oops")?;
         assert!(matches!(from_file(&p), Err(SourceError::Bad { .. })));
-        assert!(matches!(from_file(&dir.path().join("missing")), Err(SourceError::File { .. })));
+        assert!(matches!(
+            from_file(&dir.path().join("missing")),
+            Err(SourceError::File { .. })
+        ));
         fs::write(&p, vec![b' '; OVF_ENV_BYTES_MAX + 1])?;
         assert!(matches!(from_file(&p), Err(SourceError::File { .. })));
         Ok(())

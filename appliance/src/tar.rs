@@ -37,10 +37,18 @@ pub enum TarError {
 }
 
 fn octal(field: &[u8]) -> Option<u64> {
-    let s: Vec<u8> = field.iter().copied().take_while(|b| *b != 0 && *b != b' ').collect();
+    let s: Vec<u8> = field
+        .iter()
+        .copied()
+        .take_while(|b| *b != 0 && *b != b' ')
+        .collect();
     let s = std::str::from_utf8(&s).ok()?;
     let s = s.trim_start();
-    if s.is_empty() { Some(0) } else { u64::from_str_radix(s, 8).ok() }
+    if s.is_empty() {
+        Some(0)
+    } else {
+        u64::from_str_radix(s, 8).ok()
+    }
 }
 
 fn cstr(field: &[u8]) -> String {
@@ -63,7 +71,10 @@ pub fn for_each_member(
             if block.iter().all(|b| *b == 0) {
                 return Ok(members);
             }
-            return Err(TarError::Header { index, reason: "single zero block before the end".into() });
+            return Err(TarError::Header {
+                index,
+                reason: "single zero block before the end".into(),
+            });
         }
         let herr = |reason: String| TarError::Header { index, reason };
         if &block[257..263] != b"ustar\0" || &block[263..265] != b"00" {
@@ -73,20 +84,35 @@ pub fn for_each_member(
         let got: u64 = block
             .iter()
             .enumerate()
-            .map(|(i, b)| if (148..156).contains(&i) { 32 } else { u64::from(*b) })
+            .map(|(i, b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u64::from(*b)
+                }
+            })
             .sum();
         if want != got {
             return Err(herr(format!("header checksum {want} != computed {got}")));
         }
         let typeflag = block[156];
         if typeflag != b'0' && typeflag != 0 {
-            return Err(herr(format!("type {:?} is not a regular file", char::from(typeflag))));
+            return Err(herr(format!(
+                "type {:?} is not a regular file",
+                char::from(typeflag)
+            )));
         }
         let size = octal(&block[124..136]).ok_or_else(|| herr("bad size field".into()))?;
-        let mode = octal(&block[100..108]).and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+        let mode = octal(&block[100..108])
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(0);
         let prefix = cstr(&block[345..500]);
         let base = cstr(&block[0..100]);
-        let name = if prefix.is_empty() { base } else { format!("{prefix}/{base}") };
+        let name = if prefix.is_empty() {
+            base
+        } else {
+            format!("{prefix}/{base}")
+        };
         let member = Member { name, size, mode };
         let mut data = (&mut r).take(size);
         visit(&member, &mut data)?;
@@ -138,7 +164,10 @@ pub(crate) mod tests {
             Ok(())
         })?;
         assert_eq!(m.len(), 2);
-        assert_eq!(sizes, vec![("a.ovf".to_owned(), 5), ("b.mf".to_owned(), 1000)]);
+        assert_eq!(
+            sizes,
+            vec![("a.ovf".to_owned(), 5), ("b.mf".to_owned(), 1000)]
+        );
         Ok(())
     }
 
@@ -146,11 +175,20 @@ pub(crate) mod tests {
     fn rejects_corruption_and_truncation() {
         let mut tar = build(&[("a.ovf", b"hello")]);
         tar[0] = b'b';
-        assert!(matches!(for_each_member(&tar[..], |_, _| Ok(())), Err(TarError::Header { .. })));
+        assert!(matches!(
+            for_each_member(&tar[..], |_, _| Ok(())),
+            Err(TarError::Header { .. })
+        ));
         let tar = build(&[("a.ovf", b"hello")]);
-        assert!(matches!(for_each_member(&tar[..600], |_, _| Ok(())), Err(TarError::Io(_))));
+        assert!(matches!(
+            for_each_member(&tar[..600], |_, _| Ok(())),
+            Err(TarError::Io(_))
+        ));
         let mut tar = build(&[("a.ovf", b"hello")]);
         tar[257] = b'x';
-        assert!(matches!(for_each_member(&tar[..], |_, _| Ok(())), Err(TarError::Header { .. })));
+        assert!(matches!(
+            for_each_member(&tar[..], |_, _| Ok(())),
+            Err(TarError::Header { .. })
+        ));
     }
 }

@@ -76,26 +76,47 @@ pub fn read_info(mut r: impl Read) -> Result<VmdkInfo, VmdkError> {
         .ok_or_else(|| VmdkError::Header("descriptor size out of range".into()))?;
     // The descriptor follows the header sector directly in every stream we produce.
     if desc_offset != 1 {
-        return Err(VmdkError::Header(format!("descriptor at sector {desc_offset}, expected 1")));
+        return Err(VmdkError::Header(format!(
+            "descriptor at sector {desc_offset}, expected 1"
+        )));
     }
-    let mut desc = vec![0u8; usize::try_from(desc_size).map_err(|_| VmdkError::Header("descriptor size".into()))?];
+    let mut desc = vec![
+        0u8;
+        usize::try_from(desc_size)
+            .map_err(|_| VmdkError::Header("descriptor size".into()))?
+    ];
     r.read_exact(&mut desc)?;
     let text = String::from_utf8_lossy(&desc);
     let create_type = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("createType=").map(|v| v.trim_matches('"').to_owned()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("createType=")
+                .map(|v| v.trim_matches('"').to_owned())
+        })
         .ok_or_else(|| VmdkError::Header("no createType in descriptor".into()))?;
-    Ok(VmdkInfo { version, flags, capacity_bytes, create_type })
+    Ok(VmdkInfo {
+        version,
+        flags,
+        capacity_bytes,
+        create_type,
+    })
 }
 
 impl VmdkInfo {
     /// Whether this is a streamOptimized VMDK that ESXi accepts (version 2 or later).
     pub fn check_stream_optimized(&self) -> Result<(), String> {
         if self.create_type != "streamOptimized" {
-            return Err(format!("createType is {:?}, expected streamOptimized", self.create_type));
+            return Err(format!(
+                "createType is {:?}, expected streamOptimized",
+                self.create_type
+            ));
         }
         if self.version < 2 {
-            return Err(format!("sparse version {} is too old for ESXi (needs 2 or 3)", self.version));
+            return Err(format!(
+                "sparse version {} is too old for ESXi (needs 2 or 3)",
+                self.version
+            ));
         }
         if self.flags & FLAG_COMPRESSED == 0 || self.flags & FLAG_MARKERS == 0 {
             return Err(format!("flags {:#x} lack compression/markers", self.flags));
@@ -134,7 +155,10 @@ pub(crate) mod tests {
 
     #[test]
     fn rejects_non_vmdk_and_old_versions() {
-        assert!(matches!(read_info(&[0u8; 1024][..]), Err(VmdkError::Magic(_))));
+        assert!(matches!(
+            read_info(&[0u8; 1024][..]),
+            Err(VmdkError::Magic(_))
+        ));
         assert!(matches!(read_info(&b"KDMV"[..]), Err(VmdkError::Io(_))));
         let mut v = fake_vmdk(8);
         v[4..8].copy_from_slice(&1u32.to_le_bytes());

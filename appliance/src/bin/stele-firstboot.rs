@@ -29,7 +29,12 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { ovf_env: None, root: PathBuf::from("/"), check: false, actions: true };
+    let mut a = Args {
+        ovf_env: None,
+        root: PathBuf::from("/"),
+        check: false,
+        actions: true,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -81,7 +86,11 @@ fn run(args: &Args) -> Result<(), String> {
         None => source::discover(),
     }
     .map_err(|e| e.to_string())?;
-    eprintln!("stele-firstboot: {} properties from {}", found.properties.len(), found.source_name);
+    eprintln!(
+        "stele-firstboot: {} properties from {}",
+        found.properties.len(),
+        found.source_name
+    );
     let cfg = ApplianceConfig::from_properties(&found.properties).map_err(|e| e.to_string())?;
     if args.check {
         print!("{}", render::banner(&cfg, VERSION, BannerStyle::Console));
@@ -93,7 +102,10 @@ fn run(args: &Args) -> Result<(), String> {
         Ids::lookup(&args.root).map_err(|e| e.to_string())?
     } else {
         // Tests run unprivileged and cannot chown.
-        Ids { node: (0, 0), chown: false }
+        Ids {
+            node: (0, 0),
+            chown: false,
+        }
     };
     let changes = apply::apply(&args.root, &plan, ids).map_err(|e| e.to_string())?;
     for p in &changes.written {
@@ -111,7 +123,14 @@ fn run(args: &Args) -> Result<(), String> {
         cfg.rpc_port,
         cfg.replica_port,
         found.source_name,
-        if changes.is_empty() { "unchanged since last boot".to_owned() } else { format!("{} files changed", changes.written.len() + changes.removed.len()) }
+        if changes.is_empty() {
+            "unchanged since last boot".to_owned()
+        } else {
+            format!(
+                "{} files changed",
+                changes.written.len() + changes.removed.len()
+            )
+        }
     );
     print!("{}", render::banner(&cfg, VERSION, BannerStyle::Console));
     Ok(())
@@ -123,16 +142,35 @@ fn actions(cfg: &ApplianceConfig) -> Result<(), String> {
     run_cmd("nft", &["-f", &nft])?;
     // At boot these units are ordered after us and not yet running, so try-reload is a no-op;
     // when an operator re-runs the unit, it applies the new files.
-    run_cmd("systemctl", &["--no-block", "try-reload-or-restart", "systemd-networkd.service", "systemd-timesyncd.service"])?;
-    let ssh = if cfg.ssh_key.is_some() { "start" } else { "stop" };
+    run_cmd(
+        "systemctl",
+        &[
+            "--no-block",
+            "try-reload-or-restart",
+            "systemd-networkd.service",
+            "systemd-timesyncd.service",
+        ],
+    )?;
+    let ssh = if cfg.ssh_key.is_some() {
+        "start"
+    } else {
+        "stop"
+    };
     run_cmd("systemctl", &["--no-block", ssh, "ssh.service"])?;
-    let syslog = if cfg.syslog.is_some() { "restart" } else { "stop" };
+    let syslog = if cfg.syslog.is_some() {
+        "restart"
+    } else {
+        "stop"
+    };
     run_cmd("systemctl", &["--no-block", syslog, "rsyslog.service"])?;
     Ok(())
 }
 
 fn run_cmd(cmd: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(cmd).args(args).output().map_err(|e| format!("cannot run {cmd}: {e}"))?;
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {cmd}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {

@@ -49,8 +49,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// Option values by flag name (a flag may repeat).
+type Opts = BTreeMap<String, Vec<String>>;
+
 /// Splits `--flag value` options from positional arguments.
-fn opts(args: &[String], flags: &[&str]) -> Result<(BTreeMap<String, Vec<String>>, Vec<String>), String> {
+fn opts(args: &[String], flags: &[&str]) -> Result<(Opts, Vec<String>), String> {
     let mut o: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut pos = Vec::new();
     let mut it = args.iter();
@@ -68,7 +71,7 @@ fn opts(args: &[String], flags: &[&str]) -> Result<(BTreeMap<String, Vec<String>
     Ok((o, pos))
 }
 
-fn one(o: &BTreeMap<String, Vec<String>>, name: &str) -> Result<String, String> {
+fn one(o: &Opts, name: &str) -> Result<String, String> {
     match o.get(name).map(Vec::as_slice) {
         Some([v]) => Ok(v.clone()),
         _ => Err(format!("--{name} is required exactly once")),
@@ -84,9 +87,15 @@ fn descriptor(args: &[String]) -> Result<(), String> {
         let file = fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let file_size = file.metadata().map_err(|e| e.to_string())?.len();
         let info = vmdk::read_info(file).map_err(|e| format!("{}: {e}", path.display()))?;
-        info.check_stream_optimized().map_err(|e| format!("{}: {e}", path.display()))?;
+        info.check_stream_optimized()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let href = file_name(&path)?;
-        disks.push(DiskInput { id: id.to_owned(), href, file_size, capacity_bytes: info.capacity_bytes });
+        disks.push(DiskInput {
+            id: id.to_owned(),
+            href,
+            file_size,
+            capacity_bytes: info.capacity_bytes,
+        });
     }
     if disks.is_empty() {
         return Err("at least one --disk is required".into());
@@ -97,7 +106,9 @@ fn descriptor(args: &[String]) -> Result<(), String> {
 }
 
 fn file_name(p: &Path) -> Result<String, String> {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(|| format!("{} has no file name", p.display()))
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("{} has no file name", p.display()))
 }
 
 fn manifest_cmd(args: &[String]) -> Result<(), String> {
@@ -106,16 +117,22 @@ fn manifest_cmd(args: &[String]) -> Result<(), String> {
     for f in &files {
         let p = Path::new(f);
         let file = fs::File::open(p).map_err(|e| format!("{f}: {e}"))?;
-        entries.push(Entry { name: file_name(p)?, sha256_hex: manifest::sha256_hex(file).map_err(|e| format!("{f}: {e}"))? });
+        entries.push(Entry {
+            name: file_name(p)?,
+            sha256_hex: manifest::sha256_hex(file).map_err(|e| format!("{f}: {e}"))?,
+        });
     }
     let out = one(&o, "out")?;
     fs::write(&out, manifest::render(&entries)).map_err(|e| format!("{out}: {e}"))
 }
 
 fn check_cmd(args: &[String]) -> Result<(), String> {
-    let [path] = args else { return Err(USAGE.to_owned()) };
+    let [path] = args else {
+        return Err(USAGE.to_owned());
+    };
     let file = fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
-    let report = check::check_ova(std::io::BufReader::new(file)).map_err(|e| format!("{path}: {e}"))?;
+    let report =
+        check::check_ova(std::io::BufReader::new(file)).map_err(|e| format!("{path}: {e}"))?;
     for (name, size) in &report.members {
         println!("member {name} {size} bytes");
     }
@@ -133,7 +150,9 @@ fn check_cmd(args: &[String]) -> Result<(), String> {
 
 fn bundle_cmd(args: &[String]) -> Result<(), String> {
     let (o, pairs) = opts(args, &["replica"])?;
-    let replica: u32 = one(&o, "replica")?.parse().map_err(|_| "--replica must be a number")?;
+    let replica: u32 = one(&o, "replica")?
+        .parse()
+        .map_err(|_| "--replica must be a number")?;
     let mut files = BTreeMap::new();
     for p in pairs {
         let (name, path) = p.split_once('=').ok_or("files are NAME=PATH")?;
@@ -151,7 +170,10 @@ fn env_cmd(args: &[String]) -> Result<(), String> {
     for p in pairs {
         let (k, v) = p.split_once('=').ok_or("properties are KEY=VALUE")?;
         let v = match v.strip_prefix('@') {
-            Some(path) => fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?.trim_end().to_owned(),
+            Some(path) => fs::read_to_string(path)
+                .map_err(|e| format!("{path}: {e}"))?
+                .trim_end()
+                .to_owned(),
             None => v.to_owned(),
         };
         props.insert(k.to_owned(), v);
@@ -161,14 +183,20 @@ fn env_cmd(args: &[String]) -> Result<(), String> {
 }
 
 fn properties_markdown() -> String {
-    let mut s = String::from("| Key | Category | Label | Default | Required | What to enter |\n|---|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| Key | Category | Label | Default | Required | What to enter |\n|---|---|---|---|---|---|\n",
+    );
     for p in PROPERTIES.iter().filter(|p| p.user_configurable) {
         let req = match p.requirement {
             Requirement::Always => "yes",
             Requirement::Optional => "no",
             Requirement::WhenStatic => "with static",
         };
-        let default = if p.default.is_empty() { String::new() } else { format!("`{}`", p.default) };
+        let default = if p.default.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`", p.default)
+        };
         s.push_str(&format!(
             "| `{}` | {} | {} | {} | {} | {} |\n",
             p.key,
