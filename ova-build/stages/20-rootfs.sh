@@ -24,6 +24,7 @@ mmdebstrap --variant=minbase --mode=root --format=tar \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/lintian/*' \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+    --hook-dir=/usr/share/mmdebstrap/hooks/eatmydata \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools/hooks" && install -m 0755 "'"$STELE_ROOT"'/appliance/overlay/etc/initramfs-tools/hooks/stele" "$1/etc/initramfs-tools/hooks/stele"' \
     --customize-hook='bash "'"$OVA_BUILD_DIR"'/stages/rootfs-customize.sh" "$1"' \
     --include="$(IFS=,; echo "${packages[*]}")" \
