@@ -37,6 +37,9 @@ pub enum TxError {
         /// Limit.
         limit: usize,
     },
+    /// A typed envelope of at most one byte.
+    #[error("typed transaction too short")]
+    ShortTyped,
     /// Type 3, or an unknown type.
     #[error("transaction type not supported")]
     TypeNotSupported,
@@ -149,9 +152,15 @@ pub fn decode_raw_transaction(bytes: &[u8]) -> Result<TxEnvelope, TxError> {
     if bytes.first().is_some_and(|t| *t == TxType::Eip4844 as u8) {
         return Err(TxError::TypeNotSupported);
     }
+    // As geth's UnmarshalBinary: a first byte above 0x7f is a legacy RLP list, anything
+    // else a type byte followed by the payload.
+    let legacy = bytes.first().is_some_and(|b| *b > 0x7f);
+    if !legacy && bytes.len() <= 1 {
+        return Err(TxError::ShortTyped);
+    }
     let mut slice = bytes;
     let envelope = TxEnvelope::decode_2718(&mut slice).map_err(|e| match e {
-        alloy_eips::eip2718::Eip2718Error::UnexpectedType(_) => TxError::TypeNotSupported,
+        alloy_eips::eip2718::Eip2718Error::UnexpectedType(_) if !legacy => TxError::TypeNotSupported,
         other => TxError::Decode(other.to_string()),
     })?;
     if !slice.is_empty() {
