@@ -19,11 +19,11 @@ export STELE_SHARED="${STELE_SHARED:-$(cd .. && pwd)/shared}"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "build (debug, whole workspace, tests included)"
-cargo build --workspace --all-targets --locked || exit 1
+cargo build --workspace --all-targets || exit 1
 
 step "Rust unit and integration tests"
 failed=()
-cargo nextest run --workspace --locked --no-fail-fast || failed+=("cargo-nextest")
+cargo nextest run --workspace --no-fail-fast || failed+=("cargo-nextest")
 
 for suite in tests/suites/*.sh; do
   [ -e "$suite" ] || continue
