@@ -56,7 +56,7 @@ fn main() {
                 }
             }
         }
-        if seeds >= 100 && (seed - start + 1) % (seeds / 10).max(1) == 0 {
+        if seeds >= 100 && (seed - start + 1).is_multiple_of((seeds / 10).max(1)) {
             eprintln!("{} seeds, {runs} runs, {:.1}s", seed - start + 1, t0.elapsed().as_secs_f64());
         }
     }

@@ -46,9 +46,22 @@ impl Replica {
                 reason: crate::message::ComplaintReason::Timeout,
             }));
         }
+        // Our checkpoint signatures above the stable checkpoint may have been lost.
+        let own: Vec<Message> = self
+            .checkpoints
+            .values()
+            .filter_map(|m| m.get(&self.cfg.id))
+            .zip(self.checkpoints.keys())
+            .map(|((h, sig), seq)| Message::Checkpoint(crate::message::StateShare { seq: *seq, block_hash: *h, sig: sig.clone() }))
+            .take(2)
+            .collect();
+        for m in own {
+            self.broadcast(m);
+        }
         if self.mode == Mode::ViewChange {
             if let Some(vc) = self.view_changes.get(&self.cfg.id).cloned() {
-                self.broadcast(Message::ViewChange(Box::new(vc)));
+                let primary = self.primary();
+                self.send(primary, Message::ViewChange(Box::new(vc)));
             }
             return;
         }
@@ -87,6 +100,12 @@ impl Replica {
                     }
                 }
             }
+        }
+        if st.stable < self.stable_seq()
+            && st.committed >= self.stable_seq()
+            && let Some(cert) = self.durable.stable.clone()
+        {
+            self.send(from, Message::StableCheckpoint(cert));
         }
         if st.committed < self.committed_upto {
             if st.committed < self.stable_seq() {

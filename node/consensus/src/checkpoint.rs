@@ -11,7 +11,7 @@ use crate::types::{Digest, ReplicaId, SeqNum};
 
 impl Replica {
     fn is_checkpoint(&self, seq: SeqNum) -> bool {
-        seq.get() > 0 && seq.get() % self.cfg.checkpoint_interval_seqs == 0
+        seq.get() > 0 && seq.get().is_multiple_of(self.cfg.checkpoint_interval_seqs)
     }
 
     /// After executing a checkpoint sequence number, sign and broadcast its state.
@@ -115,6 +115,15 @@ impl Replica {
             return;
         }
         self.transfer = None;
+        // Transactions we held may be inside the fetched blocks: the shell drops those with
+        // `Input::DropTxs`; restart the censorship clock of the rest.
+        let held: Vec<_> = std::mem::take(&mut self.pending_order).into_iter().map(|(_, id)| id).collect();
+        for id in held {
+            if let Some(p) = self.pending.get_mut(&id) {
+                p.seen_at = self.now;
+                self.pending_order.insert((self.now, id));
+            }
+        }
         if seq > self.executed {
             self.executed = seq;
             self.exec_requested = seq;

@@ -184,7 +184,9 @@ impl Replica {
         }
         // The first eager collector broadcasts at once; a backup collector waits the
         // slow-path timeout and broadcasts only if no other collector's proof arrived.
-        let lead = self.collectors(seq).first() == Some(&self.cfg.id);
+        // A collector outside the eager set only has shares because the eager ones failed.
+        let eager = self.collectors(seq);
+        let lead = eager.first() == Some(&self.cfg.id) || !eager.contains(&self.cfg.id);
         for (kind, sc, is_prepare) in sends {
             let msg = match (is_prepare, kind) {
                 (true, _) => Message::Prepare(sc.clone()),

@@ -29,6 +29,9 @@ pub enum Input {
     },
     /// The write of [`crate::Output::Persist`] `id` (and every earlier one) is durable.
     PersistAck(PersistId),
+    /// The shell's mempool found these transactions invalid or already in the chain (e.g.
+    /// after a state transfer): stop holding them.
+    DropTxs(Vec<Digest>),
     /// State transfer to a checkpoint finished: blocks up to `seq` are in the chain.
     StateTransferDone {
         /// Checkpoint reached.

@@ -27,7 +27,9 @@
 //! }
 //! ```
 //!
-//! Contract: feed inputs one at a time; perform outputs in order; acknowledge persists in
+//! Contract: feed only valid transactions (`ClientTx` and gossiped `Message::Tx`): drop those
+//! already included in the chain (their nonce is used), or the censorship timer will complain
+//! about a transaction no primary can include again; feed inputs one at a time; perform outputs in order; acknowledge persists in
 //! order (every `Send`/`Broadcast` after a `Persist` is already held back by the core until
 //! the ack); execute in sequence order; on restart fold the persisted records into a
 //! [`Durable`] and call [`Replica::restore`] with the chain's last executed sequence number.
@@ -37,6 +39,7 @@
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::needless_range_loop))]
 
 pub mod crypto;
 pub mod input;

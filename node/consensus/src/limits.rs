@@ -29,7 +29,7 @@ pub const VIEW_CHANGE_ENTRIES_MAX: u64 = 2 * WINDOW_SEQS_MAX;
 /// known limitation recorded in docs/consensus/README.md; frames are still bounded.
 pub const MESSAGE_BYTES_MAX: u32 = 64 * 1024 * 1024;
 
-const _: () = assert!(WINDOW_SEQS_MAX % CHECKPOINT_INTERVAL_SEQS == 0);
+const _: () = assert!(WINDOW_SEQS_MAX.is_multiple_of(CHECKPOINT_INTERVAL_SEQS));
 const _: () = assert!(PIPELINE_SEQS_MAX < WINDOW_SEQS_MAX);
 const _: () = assert!(TX_BYTES_MAX <= BATCH_BYTES_MAX);
 const _: () = assert!(BATCH_BYTES_MAX < MESSAGE_BYTES_MAX);

@@ -229,6 +229,9 @@ impl Replica {
             if let Some(ts) = p.proposal.timestamp_ms() {
                 r.last_timestamp_ms = r.last_timestamp_ms.max(ts);
             }
+            for tx in p.proposal.txs() {
+                r.recent_committed_txs.insert(tx.id(), p.cert.seq);
+            }
         }
         r.advance_committed();
         r
@@ -270,6 +273,13 @@ impl Replica {
             Input::Executed { seq, block_hash } => self.on_executed(seq, block_hash),
             Input::PersistAck(PersistId(id)) => self.on_persist_ack(id),
             Input::StateTransferDone { seq, block_hash } => self.on_transfer_done(seq, block_hash),
+            Input::DropTxs(ids) => {
+                for id in ids {
+                    if let Some(p) = self.pending.remove(&id) {
+                        self.pending_order.remove(&(p.seen_at, id));
+                    }
+                }
+            }
         }
     }
 

@@ -48,7 +48,8 @@ pub fn select(params: &Params, vcs: &[ViewChange]) -> NewViewPlan {
     let mut max_seq = lb;
     // seq -> (best prepared (view, digest, proposal), votes: Vec<(view, digest, proposal)>)
     type Prep<'a> = Option<(ViewNum, Digest, &'a Proposal)>;
-    let mut per_seq: BTreeMap<SeqNum, (Prep<'_>, Vec<(ViewNum, Digest, &Proposal)>)> = BTreeMap::new();
+    type Votes<'a> = Vec<(ViewNum, Digest, &'a Proposal)>;
+    let mut per_seq: BTreeMap<SeqNum, (Prep<'_>, Votes<'_>)> = BTreeMap::new();
     for vc in vcs {
         for e in vc.entries.iter().filter(|e| e.seq > lb) {
             let slot = per_seq.entry(e.seq).or_default();

@@ -81,14 +81,14 @@ impl Replica {
     /// The new-view restriction, or for a free sequence number the batch bounds and the time
     /// service (sbft.md decision 7: within skew of our clock and never before the previous block).
     fn proposal_allowed(&mut self, from: ReplicaId, seq: SeqNum, digest: &Digest, proposal: &Proposal) -> bool {
-        if let Some(plan) = &self.plan {
-            if seq < plan.next_seq {
-                let ok = plan.restrictions.get(&seq).is_some_and(|(d, _)| d == digest);
-                if !ok && seq > plan.lower_bound() {
-                    self.misbehavior(Misbehavior::BadProposal { replica: from, seq });
-                }
-                return ok;
+        if let Some(plan) = &self.plan
+            && seq < plan.next_seq
+        {
+            let ok = plan.restrictions.get(&seq).is_some_and(|(d, _)| d == digest);
+            if !ok && seq > plan.lower_bound() {
+                self.misbehavior(Misbehavior::BadProposal { replica: from, seq });
             }
+            return ok;
         }
         let Proposal::Batch(batch) = proposal else {
             self.misbehavior(Misbehavior::BadProposal { replica: from, seq });
@@ -151,8 +151,9 @@ impl Replica {
         cs.truncate(2);
         let slow = self.slots.get(&seq).and_then(|s| s.pre_prepare.as_ref()).is_some_and(|(_, _, p)| *p == CommitPath::Slow);
         if slow {
+            // The primary leads the slow path; one rotating collector backs it up when c > 0.
             cs.pop();
-            cs.push(self.primary());
+            cs.insert(0, self.primary());
         }
         cs
     }

@@ -104,7 +104,9 @@ impl Replica {
             sig: crate::crypto::Signature::default(),
         };
         vc.sig = self.crypto.sign(&vc.signed_bytes());
-        self.broadcast(Message::ViewChange(Box::new(vc.clone())));
+        // Linear view change: only the new primary needs it (complaints spread the view).
+        let primary = self.primary();
+        self.send(primary, Message::ViewChange(Box::new(vc.clone())));
         self.view_changes.insert(self.cfg.id, vc);
         self.maybe_new_view();
     }

@@ -434,6 +434,11 @@ impl Cluster {
                     return Ok(());
                 }
                 for inst in 0..self.nodes[to].instances.len() {
+                    if let Message::Tx(tx) = &msg
+                        && self.nodes[to].instances[inst].store.included.contains_key(&tx.id())
+                    {
+                        continue; // the shell's mempool: already in the chain
+                    }
                     self.input(to, inst, Input::Message { from, msg: msg.clone() })?;
                 }
             }
@@ -580,6 +585,9 @@ impl Cluster {
                     let hash = Digest::of(&[salt, &parent.0, &seq.get().to_le_bytes(), &proof.cert.digest.0]);
                     let i = &mut self.nodes[node].instances[inst];
                     i.store.chain.push((seq, hash));
+                    for tx in proof.proposal.txs() {
+                        i.store.included.insert(tx.id(), seq);
+                    }
                     let epoch = i.epoch;
                     if honest {
                         self.oracle.on_executed(id, seq, hash)?;
@@ -607,7 +615,9 @@ impl Cluster {
         }
         match e {
             Event::Committed { seq, kind } => {
-                if self.stats.first_new_view_ms.is_some() {
+                if let (Some(nv), Some(t)) = (self.stats.first_new_view_ms, self.proposed_at.get(&seq))
+                    && *t >= nv
+                {
                     self.stats.first_commit_after_new_view_ms.get_or_insert(self.now);
                 }
                 match kind {
@@ -738,6 +748,9 @@ impl Cluster {
             return Ok(());
         };
         let prefix: Vec<(SeqNum, Digest)> = self.nodes[d].instances[0].store.chain[..seq.get() as usize].to_vec();
+        let included: Vec<(Digest, SeqNum)> =
+            self.nodes[d].instances[0].store.included.iter().filter(|(_, s)| **s <= seq).map(|(k, v)| (*k, *v)).collect();
+        self.nodes[node].instances[inst].store.included.extend(included);
         let i = &mut self.nodes[node].instances[inst];
         if i.store.head().0 >= seq {
             return Ok(());
@@ -749,7 +762,10 @@ impl Cluster {
             }
         }
         self.stats.state_transfers += 1;
-        self.input(node, inst, Input::StateTransferDone { seq, block_hash: cert.block_hash })
+        let included: Vec<Digest> = self.nodes[node].instances[inst].store.included.keys().copied().collect();
+        self.input(node, inst, Input::StateTransferDone { seq, block_hash: cert.block_hash })?;
+        // The shell's mempool drops what the fetched blocks already include.
+        self.input(node, inst, Input::DropTxs(included))
     }
 
     fn check_liveness(&self) -> Result<(), Violation> {

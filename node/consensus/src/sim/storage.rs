@@ -22,6 +22,9 @@ pub struct Storage {
     pub chain: Vec<(SeqNum, Digest)>,
     /// Persist calls so far (persistence points).
     pub writes: u64,
+    /// Transactions included in the chain (the shell's mempool drops these, as a real one
+    /// drops transactions whose nonce is used).
+    pub included: std::collections::BTreeMap<Digest, SeqNum>,
 }
 
 impl Storage {
