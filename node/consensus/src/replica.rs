@@ -425,3 +425,82 @@ impl Replica {
         self.stable_seq().plus(self.cfg.window_seqs())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::mock::MockCrypto;
+    use crate::message::{Batch, PrePrepare, Proposal};
+
+    fn backup() -> Replica {
+        let p = Params::new(4, 1, 0).unwrap();
+        let id = ReplicaId::new(2); // seq 1's collector in view 0 is r1
+        let mut r = Replica::new(Config::new(p, id), Arc::new(MockCrypto::new(id)));
+        let _ = r.handle(Tick::from_ms(1_000), Input::Start);
+        r
+    }
+
+    fn pre_prepare(ts: u64) -> Input {
+        let proposal = Proposal::Batch(Batch { timestamp_ms: ts, txs: vec![] });
+        Input::Message {
+            from: ReplicaId::new(0),
+            msg: Message::PrePrepare(PrePrepare { view: ViewNum::new(0), seq: SeqNum::new(1), path: CommitPath::Fast, proposal }),
+        }
+    }
+
+    fn shares(out: &[Output]) -> usize {
+        out.iter().filter(|o| matches!(o.message(), Some(Message::VoteShare(_)))).count()
+    }
+
+    #[test]
+    fn vote_is_sent_only_after_its_persist_is_acknowledged() {
+        let mut r = backup();
+        let out = r.handle(Tick::from_ms(1_000), pre_prepare(1_000));
+        let id = out.iter().find_map(|o| match o {
+            Output::Persist { id, record: PersistRecord::Vote { .. } } => Some(*id),
+            _ => None,
+        });
+        assert!(id.is_some(), "vote must be persisted");
+        assert_eq!(shares(&out), 0, "share sent before the vote was durable");
+        let out = r.handle(Tick::from_ms(1_001), Input::PersistAck(id.unwrap()));
+        assert_eq!(shares(&out), 1);
+    }
+
+    #[test]
+    fn restored_replica_never_votes_twice() {
+        let mut r = backup();
+        let out = r.handle(Tick::from_ms(1_000), pre_prepare(1_000));
+        let mut d = Durable::default();
+        for o in &out {
+            if let Output::Persist { record, .. } = o {
+                d.apply(record);
+            }
+        }
+        let p = Params::new(4, 1, 0).unwrap();
+        let id = ReplicaId::new(2); // seq 1's collector in view 0 is r1
+        let mut again = Replica::restore(Config::new(p, id), Arc::new(MockCrypto::new(id)), d, SeqNum::new(0), Tick::from_ms(1_010));
+        let _ = again.handle(Tick::from_ms(1_010), Input::Start);
+        // An equivocating primary sends a different proposal for the same (view, seq).
+        let out = again.handle(Tick::from_ms(1_011), pre_prepare(1_005));
+        let acks: Vec<Input> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Persist { id, .. } => Some(Input::PersistAck(*id)),
+                _ => None,
+            })
+            .collect();
+        let mut sent = shares(&out);
+        for a in acks {
+            sent += shares(&again.handle(Tick::from_ms(1_012), a));
+        }
+        assert_eq!(sent, 0, "voted twice at (v0, s1) after a restart");
+    }
+
+    #[test]
+    fn time_service_rejects_far_timestamps() {
+        let mut r = backup();
+        let out = r.handle(Tick::from_ms(1_000), pre_prepare(1_000 + 60_000));
+        assert!(out.iter().any(|o| matches!(o, Output::Event(Event::Misbehavior(crate::misbehavior::Misbehavior::BadTimestamp { .. })))));
+        assert!(!out.iter().any(|o| matches!(o, Output::Persist { record: PersistRecord::Vote { .. }, .. })));
+    }
+}
