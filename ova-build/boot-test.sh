@@ -140,7 +140,7 @@ key_line=$(sed -n 2p "$t/rpc.key")
 if [ -n "$key_line" ] && grep -qF "$key_line" "$t/good.serial"; then die "good: the private key appeared on the serial console"; fi
 reached+=("private key never printed")
 wait_for good 'stele login:'
-reached+=("boot reaches the login prompt (getty shows the banner)")
+reached+=("boot reaches the login prompt")
 wait_for good 'stele-diag: end'
 diag=$(sed -n 's/^.*stele-diag: //p' "$t/good.serial" | tr -d '\r')
 printf '%s\n' "$diag" | sed 's/^/    diag| /' >&2
@@ -157,12 +157,17 @@ bad_listeners=$(printf '%s\n' "$diag" | sed -n 's/^listen //p' |
     grep -vE '(127\.0\.0\.[0-9]+|\[::1\]|::1):[0-9]+$' |
     grep -vE '^(tcp .*:(8545|30303)|udp .*:(68|546))$' || true)
 [ -z "$bad_listeners" ] || die "good: unexpected listening sockets: $bad_listeners"
+# An empty list would mean ss could not look (it must at least see the DHCP client).
+printf '%s\n' "$diag" | grep -qE '^listen udp .*:68$' || die "good: socket listing is empty or lacks the DHCP client"
 reached+=("listening sockets: only the configured ports ($(printf '%s\n' "$diag" | sed -n 's/^listen //p' | tr '\n' ';'))")
 if [ "$lynis" = 1 ]; then
     printf '%s\n' "$diag" | grep -qE '^lynis hardening_index=[0-9]+' || die "good: lynis did not produce a hardening index"
     printf '%s\n' "$diag" | grep -E '^lynis (hardening_index|tests_performed|warning)' | sed 's/^/    /' >&2
     reached+=("lynis: $(printf '%s\n' "$diag" | grep '^lynis hardening_index')")
 fi
+# getty expands \4 in the banner to the VM's address (qemu's user network gives 10.0.2.15).
+wait_for good 'JSON-RPC \(TLS\): +https://10\.0\.2\.15:8545'
+reached+=("boot reaches the login prompt; getty shows the banner with the VM's address")
 if [ "${STELE_BOOT_TEST_RPC:-0}" = 1 ]; then
     deadline=$(( $(date +%s) + timeout_s ))
     until answer=$(curl -s --max-time 5 --cacert "$t/rpc.crt" -H 'content-type: application/json' \
@@ -177,7 +182,8 @@ if [ "${STELE_BOOT_TEST_RPC:-0}" = 1 ]; then
 fi
 stop_vm
 
-# ---- Boot 2: a bad property value.
+# ---- Boot 2: a bad property value (back to the normal time limit).
+timeout_s="${BOOT_TIMEOUT:-300}"
 boot bad "$t/bad.iso" ""
 wait_for bad 'stele-firstboot: CONFIGURATION ERROR'
 wait_for bad 'rpc.port \(JSON-RPC port \(HTTPS\)\): must be between 1024 and 65535'

@@ -8,7 +8,7 @@ packages=(
     linux-image-cloud-amd64 initramfs-tools systemd-sysv udev kmod e2fsprogs
     systemd-boot-efi systemd-resolved systemd-timesyncd
     nftables iproute2 netbase ca-certificates
-    open-vm-tools auditd rsyslog openssh-server
+    open-vm-tools auditd rsyslog openssh-server acct libpam-tmpdir
 )
 mirror=http://deb.debian.org/debian
 out="$OVA_WORK/rootfs.tar"

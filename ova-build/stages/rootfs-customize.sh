@@ -28,7 +28,7 @@ in_root passwd -l root >/dev/null
 in_root usermod -s /usr/sbin/nologin root
 
 progress rootfs "customize: services"
-in_root systemctl enable stele-firstboot.service stele.service stele-diagnostics.service nftables.service systemd-networkd.service \
+in_root systemctl enable stele-firstboot.service stele.service stele-diagnostics.service stele-lock-modules.service nftables.service systemd-networkd.service \
     systemd-resolved.service systemd-timesyncd.service auditd.service open-vm-tools.service >/dev/null 2>&1
 # Started on demand by stele-firstboot only.
 in_root systemctl disable ssh.service rsyslog.service >/dev/null 2>&1 || true
@@ -71,13 +71,20 @@ NFT
 chmod 0600 "$root/etc/nftables.conf"
 # resolved without a stub listener: point resolv.conf at its full list of servers.
 ln -sfn /run/systemd/resolve/resolv.conf "$root/etc/resolv.conf"
+# getty reads /etc/issue.d only (not /run/issue.d) when /etc/issue exists: link the banner
+# that stele-firstboot writes at run time.
+mkdir -p "$root/etc/issue.d"
+ln -sfn /run/issue.d/50-stele.issue "$root/etc/issue.d/50-stele.issue"
 # Mount points; the data disk's contents come from its skeleton (stage 30).
 mkdir -p "$root/var/lib/stele" "$root/var/lib/systemd" "$root/var/log" "$root/run/stele"
 # No identity baked into the image: a transient machine id per boot, no SSH host keys.
 : > "$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
-# login.defs: strict umask and no password ageing games for system users.
-sed -i 's/^UMASK.*/UMASK\t\t027/' "$root/etc/login.defs"
+# login.defs: umask 027, password ageing and hashing rounds (lynis AUTH-9230/9286).
+sed -i -e 's/^UMASK.*/UMASK\t\t027/' -e 's/^PASS_MAX_DAYS.*/PASS_MAX_DAYS\t365/' \
+    -e 's/^PASS_MIN_DAYS.*/PASS_MIN_DAYS\t1/' "$root/etc/login.defs"
+printf 'SHA_CRYPT_MIN_ROUNDS\t65536\nSHA_CRYPT_MAX_ROUNDS\t131072\n' >> "$root/etc/login.defs"
+chmod 0600 "$root/etc/ssh/sshd_config"
 # No compilers and nothing to build with (minbase has none; make sure).
 for cc in gcc cc c++ g++ clang rustc cargo make; do
     [ ! -e "$root/usr/bin/$cc" ] || die "compiler $cc found in the image"

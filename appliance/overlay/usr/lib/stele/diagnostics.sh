@@ -16,6 +16,7 @@ say "log-mount $(findmnt -no SOURCE /var/log)"
 for u in nftables auditd systemd-networkd systemd-timesyncd systemd-resolved open-vm-tools ssh rsyslog; do
     say "unit $u $(systemctl is-active $u.service)"
 done
+say "modules-disabled $(cat /proc/sys/kernel/modules_disabled)"
 say "audit-rules $(auditctl -l 2>/dev/null | wc -l) loaded, enabled=$(auditctl -s 2>/dev/null | sed -n 's/^enabled //p')"
 say "stele-config-modes $(stat -c '%a %U' /var/lib/stele/config/* | sort -u | tr '\n' ',')"
 if [ -e /dev/disk/by-label/STELE-DIAG ]; then
