@@ -275,8 +275,9 @@ mod tests {
     use super::*;
 
     fn fixture() -> String {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/execution-apis/genesis.json");
-        std::fs::read_to_string(path).expect("fixture genesis present")
+        let shared = std::env::var("STELE_SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
+        std::fs::read_to_string(format!("{shared}/conformance/execution-apis/genesis.json")).expect("fixture genesis present")
     }
 
     #[test]
