@@ -31,12 +31,15 @@
 
 pub mod api;
 pub mod config;
+pub mod debug;
 pub mod error;
+pub mod eth;
 pub mod layers;
 pub mod modules;
 pub mod net;
 pub mod server;
 pub mod tls;
+pub mod txpool;
 pub mod web3;
 
 pub use config::{LimitsConfig, RpcConfig, ServerSettings};

@@ -10,6 +10,7 @@ pub mod builder;
 pub mod call;
 pub mod persist;
 pub mod post_state;
+pub mod trace;
 
 pub use block::{execute_block, BlockEnvInput, Executed, ExecuteError, InvalidTxPolicy};
 pub use builder::{build_and_commit, build_block, BlockRequest, BuildError, BuiltBlock};

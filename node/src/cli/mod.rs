@@ -2,6 +2,7 @@
 
 mod bench_exec;
 pub(crate) mod import;
+mod serve;
 mod serve_modules;
 mod up;
 
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Execute and verify every block of a chain file (concatenated RLP blocks).
     Import(import::ImportArgs),
+    /// Serve JSON-RPC over TLS for an existing datadir, without producing blocks.
+    Serve(serve::ServeArgs),
     /// Benchmark execution: blocks of transfers through the block builder.
     BenchExec(bench_exec::BenchExecArgs),
     /// Run a dev chain with embedded defaults: TLS, dev accounts, instant blocks.
@@ -40,6 +43,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Up(args) => up::run(args),
         Command::BenchExec(args) => bench_exec::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,193 @@
+//! `eth_getLogs` and the log matching that filters and `logs` subscriptions share.
+//!
+//! A block is read only when its header bloom may hold a match (jsonrpc.md pitfall 11: the
+//! bloom is complete because the executor builds it from the same logs), then its receipts
+//! are scanned. Ranges and result counts are bounded by [`super::EthLimits`]; the range
+//! errors are geth's (code -32602, hive compares the code).
+
+use alloy_primitives::{Address, BloomInput, Log, B256};
+use alloy_consensus::TxReceipt;
+use jsonrpsee::RpcModule;
+use serde::Deserialize;
+use serde_json::Value;
+use stele_evm::db::ReadTx;
+
+use super::{
+    blocking, block_hash,
+    format::{self, TxContext},
+    head_number,
+    params::BlockParam,
+    resolve, Args, EthCtx, EthError, EthResult,
+};
+use crate::error::ModuleError;
+
+/// One value or a list (`address`, and each position of `topics`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum OneOrMany<T> {
+    /// A single value.
+    One(T),
+    /// Any of these.
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// The filter object of eth_getLogs / eth_newFilter / `logs` subscriptions.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FilterParams {
+    pub(crate) from_block: Option<BlockParam>,
+    pub(crate) to_block: Option<BlockParam>,
+    pub(crate) block_hash: Option<B256>,
+    pub(crate) address: Option<OneOrMany<Address>>,
+    pub(crate) topics: Option<Vec<Option<OneOrMany<B256>>>>,
+}
+
+/// Most topic positions a filter may constrain (the LOG4 maximum).
+const TOPIC_POSITIONS_MAX: usize = 4;
+
+/// A checked log matcher.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LogMatcher {
+    /// Any of these addresses (empty = any).
+    addresses: Vec<Address>,
+    /// Per position, any of these topics (empty = wildcard).
+    topics: Vec<Vec<B256>>,
+}
+
+impl LogMatcher {
+    pub(crate) fn new(params: &FilterParams) -> EthResult<Self> {
+        let addresses = params.address.clone().map(OneOrMany::into_vec).unwrap_or_default();
+        let topics: Vec<Vec<B256>> = params
+            .topics
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.map(OneOrMany::into_vec).unwrap_or_default())
+            .collect();
+        if topics.len() > TOPIC_POSITIONS_MAX {
+            return Err(EthError::InvalidParams("invalid argument 0: too many topics, max is 4".into()));
+        }
+        Ok(Self { addresses, topics })
+    }
+
+    /// Whether `log` matches.
+    pub(crate) fn matches(&self, log: &Log) -> bool {
+        if !self.addresses.is_empty() && !self.addresses.contains(&log.address) {
+            return false;
+        }
+        let topics = log.topics();
+        if self.topics.len() > topics.len() {
+            return false;
+        }
+        self.topics.iter().zip(topics).all(|(wanted, got)| wanted.is_empty() || wanted.contains(got))
+    }
+
+    /// Whether a block with this bloom may hold a match.
+    pub(crate) fn bloom_may_match(&self, bloom: &alloy_primitives::Bloom) -> bool {
+        let address_ok = self.addresses.is_empty()
+            || self.addresses.iter().any(|a| bloom.contains_input(BloomInput::Raw(a.as_slice())));
+        address_ok
+            && self.topics.iter().all(|wanted| {
+                wanted.is_empty() || wanted.iter().any(|t| bloom.contains_input(BloomInput::Raw(t.as_slice())))
+            })
+    }
+}
+
+/// The matching logs of block `number`, appended to `out`; fails past `limit`.
+pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: usize, out: &mut Vec<Value>) -> EthResult<()> {
+    let Some(header) = tx.header(number)? else { return Ok(()) };
+    if !matcher.bloom_may_match(&header.logs_bloom) {
+        return Ok(());
+    }
+    let hash = block_hash(tx, number, &header)?;
+    let receipts = tx.receipts(number)?.unwrap_or_default();
+    let body = tx.body(number)?.unwrap_or_default();
+    let mut log_index = 0u64;
+    for (i, receipt) in receipts.iter().enumerate() {
+        let tx_hash = body.transactions.get(i).map(|t| alloy_eips::Encodable2718::trie_hash(t)).unwrap_or_default();
+        let at = TxContext {
+            block_hash: hash,
+            block_number: number,
+            block_timestamp: header.timestamp,
+            index: i as u64,
+            base_fee: header.base_fee_per_gas,
+        };
+        for log in receipt.logs() {
+            if matcher.matches(log) {
+                if out.len() >= limit {
+                    return Err(EthError::LimitExceeded(format!("query returned more than {limit} results")));
+                }
+                out.push(format::log(log, &at, tx_hash, log_index));
+            }
+            log_index += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Logs in blocks `from..=to` (both at most the head).
+pub(crate) fn range_logs(ctx: &EthCtx, tx: &ReadTx, from: u64, to: u64, matcher: &LogMatcher) -> EthResult<Vec<Value>> {
+    let limits = &ctx.deps.limits;
+    if to.saturating_sub(from) >= limits.logs_block_range_max {
+        return Err(EthError::LimitExceeded(format!(
+            "block range too large: {} blocks, the limit is {}",
+            to - from + 1,
+            limits.logs_block_range_max
+        )));
+    }
+    let mut out = Vec::new();
+    for number in from..=to {
+        block_logs(tx, number, matcher, limits.logs_results_max, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// eth_getLogs with geth's checks.
+pub(crate) fn get_logs(ctx: &EthCtx, params: &FilterParams) -> EthResult<Vec<Value>> {
+    let matcher = LogMatcher::new(params)?;
+    let tx = ctx.read()?;
+    if let Some(hash) = params.block_hash {
+        if params.from_block.is_some() || params.to_block.is_some() {
+            return Err(EthError::InvalidParams(
+                "invalid argument 0: cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other".into(),
+            ));
+        }
+        let number = tx.block_number(&hash)?.ok_or_else(|| EthError::NotFound("unknown block".into()))?;
+        let mut out = Vec::new();
+        block_logs(&tx, number, &matcher, ctx.deps.limits.logs_results_max, &mut out)?;
+        return Ok(out);
+    }
+    let head = head_number(&tx)?;
+    let bound = |b: Option<BlockParam>| -> EthResult<u64> {
+        match b.unwrap_or(BlockParam::Latest) {
+            BlockParam::Number(n) => Ok(n),
+            other => Ok(resolve(&tx, other)?.unwrap_or(u64::MAX)),
+        }
+    };
+    let from = bound(params.from_block)?;
+    let to = bound(params.to_block)?;
+    if from > to {
+        return Err(EthError::InvalidParams("invalid block range params".into()));
+    }
+    if to > head {
+        return Err(EthError::InvalidParams("block range extends beyond current head block".into()));
+    }
+    range_logs(ctx, &tx, from, to, &matcher)
+}
+
+pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError> {
+    blocking(module, "eth_getLogs", |params, ctx| {
+        let filter: FilterParams = Args::new(params).next()?;
+        Ok(Value::Array(get_logs(ctx, &filter)?))
+    })?;
+    Ok(())
+}
