@@ -11,22 +11,18 @@ use std::{
 };
 use stele_evm::{
     db::ChainDb,
-    pool::{decode_raw_transaction, validate_transaction, PoolConfig, TxPool},
-    state::{StateAt, StateReader},
+    pool::{PoolConfig, TxPool},
     ChainSpec,
 };
 use stele_rpc::{
-    api::{BoxFuture, ChainError, ConsensusHandle, FinalizedBlock, StaticNodeInfo, SubmitError},
+    api::StaticNodeInfo,
     eth::{EthDeps, EthLimits},
     tls::dev_ca,
     RpcConfig, RpcModules,
 };
-use tokio::sync::broadcast;
 
 /// Default port: geth's, so tools find it.
 const DEFAULT_PORT: u16 = 8545;
-/// Pending transaction hashes buffered for slow subscribers.
-const PENDING_CHANNEL_TXS: usize = 16_384;
 
 /// Arguments of `stele serve`.
 #[derive(Debug, clap::Args)]
@@ -58,80 +54,6 @@ pub(crate) struct ServeArgs {
     call_timeout_ms: u64,
 }
 
-/// The consensus side of a node that only serves: validates transactions into a local pool
-/// and never finalizes a block.
-#[derive(Debug)]
-pub(crate) struct ServeOnly {
-    db: ChainDb,
-    spec: Arc<ChainSpec>,
-    pool: Arc<TxPool>,
-    /// Kept so `subscribe_finalized` hands out receivers of a live (silent) channel.
-    finalized: broadcast::Sender<FinalizedBlock>,
-    pending: broadcast::Sender<alloy_primitives::B256>,
-}
-
-impl ServeOnly {
-    pub(crate) fn new(db: ChainDb, spec: Arc<ChainSpec>, pool: Arc<TxPool>) -> Self {
-        Self {
-            db,
-            spec,
-            pool,
-            finalized: broadcast::channel(1).0,
-            pending: broadcast::channel(PENDING_CHANNEL_TXS).0,
-        }
-    }
-
-    fn admit(&self, raw: &[u8]) -> Result<alloy_primitives::B256, SubmitError> {
-        let rejected = |message: String| SubmitError::Rejected { message };
-        let unavailable = |reason: String| SubmitError::Unavailable { reason };
-        let envelope = decode_raw_transaction(raw).map_err(|e| rejected(e.to_string()))?;
-        let tx = self.db.read().map_err(|e| unavailable(e.to_string()))?;
-        let head = tx.head_header().map_err(|e| unavailable(e.to_string()))?;
-        let valid = validate_transaction(&tx, &self.spec, &head, envelope).map_err(|e| rejected(e.to_string()))?;
-        let hash = valid.hash;
-        self.pool.add(valid).map_err(|e| rejected(e.to_string()))?;
-        Ok(hash)
-    }
-}
-
-impl ConsensusHandle for ServeOnly {
-    fn submit_transaction(&self, raw: alloy_primitives::Bytes) -> BoxFuture<'_, Result<alloy_primitives::B256, SubmitError>> {
-        Box::pin(async move {
-            let hash = self.admit(&raw)?;
-            // Nobody listening is fine.
-            let _ = self.pending.send(hash);
-            Ok(hash)
-        })
-    }
-
-    fn pending_nonce(&self, sender: alloy_primitives::Address) -> Result<u64, ChainError> {
-        let tx = self.db.read().map_err(|e| ChainError::Database(e.to_string()))?;
-        let state_nonce = StateReader::new(&tx, StateAt::Head)
-            .account(sender)
-            .map_err(|e| ChainError::Database(e.to_string()))?
-            .map_or(0, |a| a.nonce);
-        Ok(self.pool.pending_nonce(sender, state_nonce))
-    }
-
-    fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedBlock> {
-        self.finalized.subscribe()
-    }
-
-    fn subscribe_pending(&self) -> broadcast::Receiver<alloy_primitives::B256> {
-        self.pending.subscribe()
-    }
-}
-
-/// Adds `eth_`, `debug_` and `txpool_` (when there is a pool) to `modules`.
-pub(crate) fn merge_chain_namespaces(mut modules: RpcModules, deps: EthDeps) -> anyhow::Result<RpcModules> {
-    if let Some(pool) = deps.pool.clone() {
-        modules.merge(stele_rpc::txpool::module(pool)?)?;
-    }
-    modules.merge(stele_rpc::debug::module(deps.clone())?)?;
-    modules.merge(stele_rpc::eth::module(deps)?)?;
-    Ok(modules)
-}
-
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(serve(args))
@@ -151,7 +73,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tls = dev_ca::ensure_dev_tls(&tls_dir).context("cannot prepare the dev TLS material")?;
 
     let pool = Arc::new(TxPool::new(PoolConfig::default()));
-    let consensus = Arc::new(ServeOnly::new(db.clone(), spec.clone(), pool.clone()));
+    // The dev node's admission path without its block producer: transactions are
+    // validated into the pool (txpool_* shows them) and never mined.
+    let consensus = Arc::new(crate::dev::node::DevNode::new(db.clone(), spec.clone(), pool.clone()));
     let limits = EthLimits {
         logs_block_range_max: args.logs_block_range_max,
         logs_results_max: args.logs_results_max,
@@ -161,7 +85,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let deps = EthDeps { db, spec: spec.clone(), consensus, pool: Some(pool), limits };
     let node = Arc::new(StaticNodeInfo { chain_id: spec.chain_id, peer_count: 0, listening: false });
-    let modules = merge_chain_namespaces(RpcModules::new(node)?, deps)?;
+    let modules = super::serve_modules::merge_chain_namespaces(RpcModules::new(node)?, deps)?;
     let config = RpcConfig::new(SocketAddr::new(args.host, args.port), tls.server_cert.clone(), tls.server_key.clone());
     let handle = stele_rpc::start(&config, modules).await?;
     let addr = handle.local_addr();
