@@ -38,6 +38,7 @@ pub mod layers;
 pub mod modules;
 pub mod net;
 pub mod server;
+pub mod subscription_id;
 pub mod tls;
 pub mod txpool;
 pub mod web3;

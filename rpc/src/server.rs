@@ -212,6 +212,7 @@ fn jsonrpsee_config(limits: &Limits) -> ServerConfig {
         .max_subscriptions_per_connection(limits.ws_subscriptions_per_connection_max.get())
         // The batch limit is enforced by GethCompat, which answers the way geth does.
         .set_batch_request_config(BatchRequestConfig::Unlimited)
+        .set_id_provider(crate::subscription_id::HexIdProvider::new())
         .enable_ws_ping(
             PingConfig::new()
                 .ping_interval(ping)

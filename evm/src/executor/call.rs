@@ -124,7 +124,9 @@ fn run<K: TransactionKind>(db: &crate::db::DbTx<K>, ctx: &CallContext<'_>, env: 
 fn failure(result: ExecutionResult<HaltReason>) -> CallError {
     match result {
         ExecutionResult::Revert { output, .. } => {
-            let reason = alloy_sol_types::decode_revert_reason(&output);
+            // geth: "execution reverted: <reason>", without alloy's "revert: " label.
+            let reason = alloy_sol_types::decode_revert_reason(&output)
+                .map(|r| r.strip_prefix("revert: ").map(str::to_string).unwrap_or(r));
             CallError::Reverted { output, reason }
         }
         ExecutionResult::Halt { reason, .. } => CallError::Halted(halt_message(&reason)),

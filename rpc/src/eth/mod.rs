@@ -141,6 +141,9 @@ pub enum EthError {
     /// Execution or validation failed (-32000, the message explains).
     #[error("{0}")]
     Execution(String),
+    /// No such method or subscription (-32601), e.g. an unknown `eth_subscribe` kind.
+    #[error("{0}")]
+    MethodNotFound(String),
     /// The limit set for this method was exceeded (-32005).
     #[error("{0}")]
     LimitExceeded(String),
@@ -158,6 +161,7 @@ impl From<EthError> for ErrorObjectOwned {
     fn from(err: EthError) -> Self {
         match err {
             EthError::InvalidParams(m) => ErrorObjectOwned::owned::<()>(crate::error::INVALID_PARAMS_CODE, m, None),
+            EthError::MethodNotFound(m) => ErrorObjectOwned::owned::<()>(-32601, m, None),
             EthError::NotFound(m) | EthError::Execution(m) => ErrorObjectOwned::owned::<()>(SERVER_ERROR_CODE, m, None),
             EthError::Reverted { message, data } => ErrorObjectOwned::owned(REVERT_CODE, message, Some(data)),
             EthError::LimitExceeded(m) => {
@@ -216,15 +220,21 @@ pub(crate) fn block_hash(tx: &ReadTx, number: u64, header: &Header) -> EthResult
 pub(crate) struct Args<'a> {
     seq: jsonrpsee::types::params::ParamsSequence<'a>,
     index: usize,
+    /// Named parameters (a JSON object): geth accepts positional arrays only.
+    object: bool,
 }
 
 impl<'a> Args<'a> {
     pub(crate) fn new(params: &'a jsonrpsee::types::Params<'a>) -> Self {
-        Self { seq: params.sequence(), index: 0 }
+        let object = params.as_str().is_some_and(|p| p.trim_start().starts_with('{'));
+        Self { seq: params.sequence(), index: 0, object }
     }
 
     /// The next, required argument.
     pub(crate) fn next<T: serde::de::DeserializeOwned>(&mut self) -> EthResult<T> {
+        if self.object {
+            return Err(EthError::InvalidParams("non-array args".into()));
+        }
         let i = self.index;
         self.index += 1;
         self.seq.next::<T>().map_err(|e| arg_error(i, e))
@@ -232,6 +242,9 @@ impl<'a> Args<'a> {
 
     /// The next argument if present (missing or `null` gives `None`).
     pub(crate) fn optional<T: serde::de::DeserializeOwned>(&mut self) -> EthResult<Option<T>> {
+        if self.object {
+            return Err(EthError::InvalidParams("non-array args".into()));
+        }
         let i = self.index;
         self.index += 1;
         self.seq.optional_next::<T>().map_err(|e| arg_error(i, e))
@@ -246,7 +259,7 @@ fn arg_error(index: usize, err: ErrorObjectOwned) -> EthError {
         .data()
         .map(|d| d.get().trim_matches('"').to_string())
         .unwrap_or_else(|| message.to_string());
-    if reason.contains("missing value") || message.contains("missing") {
+    if reason.contains("missing value") || message.contains("missing") || reason.contains("No more params") {
         return EthError::InvalidParams(format!("missing value for required argument {index}"));
     }
     bad_arg(index, reason)
@@ -273,12 +286,47 @@ pub fn module(deps: EthDeps) -> Result<RpcModule<EthCtx>, ModuleError> {
 }
 
 /// Registers a read-only method that runs on the blocking pool (MDBX reads, execution).
+/// The most positional arguments each method takes, as geth declares them; more is
+/// "too many arguments, want at most N". Methods not listed are not checked here.
+fn max_args(method: &str) -> Option<usize> {
+    Some(match method {
+        "eth_blockNumber" | "eth_chainId" | "eth_gasPrice" | "eth_maxPriorityFeePerGas" | "eth_syncing"
+        | "eth_accounts" | "eth_blobBaseFee" | "eth_mining" | "eth_hashrate" | "eth_coinbase"
+        | "eth_newBlockFilter" | "eth_newPendingTransactionFilter" => 0,
+        "eth_getTransactionByHash" | "eth_getTransactionReceipt" | "eth_sendRawTransaction"
+        | "eth_getBlockTransactionCountByHash" | "eth_getBlockTransactionCountByNumber"
+        | "eth_getUncleCountByBlockHash" | "eth_getUncleCountByBlockNumber" | "eth_getBlockReceipts"
+        | "eth_getLogs" | "eth_newFilter" | "eth_getFilterChanges" | "eth_getFilterLogs"
+        | "eth_uninstallFilter" | "eth_fillTransaction" => 1,
+        "eth_getBalance" | "eth_getCode" | "eth_getTransactionCount" | "eth_getBlockByHash"
+        | "eth_getBlockByNumber" | "eth_getTransactionByBlockHashAndIndex"
+        | "eth_getTransactionByBlockNumberAndIndex" => 2,
+        "eth_estimateGas" | "eth_createAccessList" | "eth_getStorageAt" | "eth_getProof" | "eth_feeHistory" => 3,
+        "eth_call" => 4,
+        _ => return None,
+    })
+}
+
+fn check_arity(method: &str, params: &jsonrpsee::types::Params<'_>) -> Result<(), ErrorObjectOwned> {
+    let Some(max) = max_args(method) else { return Ok(()) };
+    let Some(raw) = params.as_str() else { return Ok(()) };
+    if !raw.trim_start().starts_with('[') {
+        return Ok(());
+    }
+    let count = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(raw).map(|v| v.len()).unwrap_or(0);
+    if count > max {
+        return Err(EthError::InvalidParams(format!("too many arguments, want at most {max}")).into());
+    }
+    Ok(())
+}
+
 pub(crate) fn blocking<R, F>(module: &mut RpcModule<EthCtx>, name: &'static str, f: F) -> Result<(), ModuleError>
 where
     R: serde::Serialize + Clone + Send + 'static,
     F: Fn(&jsonrpsee::types::Params<'_>, &EthCtx) -> EthResult<R> + Clone + Send + Sync + 'static,
 {
     module.register_blocking_method(name, move |params, ctx, _| {
+        check_arity(name, &params)?;
         f(&params, &ctx).map_err(ErrorObjectOwned::from)
     })?;
     Ok(())

@@ -38,7 +38,7 @@ fn parse(params: &jsonrpsee::types::Params<'_>) -> Result<Topic, EthError> {
             }
             Ok(Topic::Logs(LogMatcher::new(&filter)?))
         }
-        other => Err(EthError::InvalidParams(format!("no \"{other}\" subscription in eth namespace"))),
+        other => Err(EthError::MethodNotFound(format!("no \"{other}\" subscription in eth namespace"))),
     }
 }
 

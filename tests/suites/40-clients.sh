@@ -4,11 +4,10 @@
 # script) and Hardhat scenarios (tests/clients/) and the bad-input test (tests/bad_input/),
 # then stops the node. Installs its own npm packages and the web3.py venv (tests/clients/setup.sh).
 #
-# PENDING: lives in tests/suites/pending/ until `stele up` serves RPC; move it to tests/suites/.
 set -uo pipefail
 
 # ---- adjust here when the CLI settles
-STELE_ROOT="${STELE_ROOT:-$(cd "$(dirname "$0")/../../.." && pwd)}"   # ../.. once moved to tests/suites/
+STELE_ROOT="${STELE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 [ -f "$STELE_ROOT/Cargo.toml" ] || STELE_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$STELE_ROOT/target}"
 STELE_BIN="${STELE_BIN:-$CARGO_TARGET_DIR/debug/stele}"
@@ -58,7 +57,10 @@ STELE_CA="$CA_FILE" STELE_RPC_URL="https://127.0.0.1:$PORT" STELE_CHAIN_ID="$CHA
 
 echo "==> bad input"
 "$STELE_WEB3PY_VENV/bin/python" "$STELE_ROOT/tests/bad_input/bad_input.py" "https://127.0.0.1:$PORT" \
-  --ca "$CA_FILE" --chain-id "$CHAIN_ID" || failed+=(bad_input)
+  --ca "$CA_FILE" --chain-id "$CHAIN_ID" \
+  `# jsonrpsee answers malformed JSON on a WebSocket with "Parse error" before any hook of ours` \
+  `# runs (HTTP is rewritten to geth's "parse error"); see docs/conformance.md.` \
+  --known-deviation "ws: malformed JSON" || failed+=(bad_input)
 
 # The node must have survived everything: still running, and no panic in its log.
 kill -0 "$node_pid" 2>/dev/null || failed+=("node exited")

@@ -5,11 +5,10 @@
 # producing blocks, and replays every .io file (tests/conformance/replay.py). Fails below the
 # thresholds of issue 3: 100/110 core eth_/net_, 24/24 debug_, 3/3 txpool_.
 #
-# PENDING: lives in tests/suites/pending/ until `stele serve` exists; move it to tests/suites/.
 set -uo pipefail
 
 # ---- adjust here when the CLI settles
-STELE_ROOT="${STELE_ROOT:-$(cd "$(dirname "$0")/../../.." && pwd)}"
+STELE_ROOT="${STELE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}"
 [ -f "$STELE_ROOT/Cargo.toml" ] || STELE_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 STELE_SHARED="${STELE_SHARED:-$(cd "$STELE_ROOT/.." && pwd)/shared}"
 FIXTURES="${STELE_FIXTURES:-$STELE_SHARED/conformance/execution-apis}"
