@@ -22,3 +22,21 @@ impl<K: TransactionKind> NodeSource for DbTx<K> {
         self.get::<TrieNodes>(hash).map_err(|e| TrieError::Store(e.to_string()))
     }
 }
+
+/// An in-memory node store for the trie tests.
+#[cfg(test)]
+pub(crate) mod mem_store {
+    use super::{NodeSource, TrieError};
+    use alloy_primitives::B256;
+    use std::{cell::RefCell, collections::HashMap};
+
+    /// Nodes by hash.
+    #[derive(Default)]
+    pub(crate) struct MemStore(pub(crate) RefCell<HashMap<B256, Vec<u8>>>);
+
+    impl NodeSource for MemStore {
+        fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+            Ok(self.0.borrow().get(hash).cloned())
+        }
+    }
+}

@@ -290,20 +290,9 @@ mod tests {
     use super::*;
     use alloy_primitives::U256;
     use proptest::prelude::*;
-    use std::{cell::RefCell, collections::{BTreeMap, HashMap}};
+    use std::collections::BTreeMap;
 
-    #[derive(Default)]
-    struct MemStore(RefCell<HashMap<B256, Vec<u8>>>);
-    impl NodeSource for MemStore {
-        fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-            Ok(self.0.borrow().get(hash).cloned())
-        }
-    }
-    impl MemStore {
-        fn save(&self, writes: Vec<(B256, Vec<u8>)>) {
-            self.0.borrow_mut().extend(writes);
-        }
-    }
+    use crate::trie::mem_store::MemStore;
 
     fn reference_root(map: &BTreeMap<B256, Vec<u8>>) -> B256 {
         let mut hb = alloy_trie::HashBuilder::default();
@@ -342,7 +331,7 @@ mod tests {
                     }
                 }
                 let (new_root, writes) = trie.commit();
-                store.save(writes);
+                store.0.borrow_mut().extend(writes);
                 prop_assert_eq!(new_root, reference_root(&model));
                 root = new_root;
                 // Every key reads back through the stored nodes.

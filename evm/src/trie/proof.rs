@@ -127,15 +127,8 @@ pub fn prove_account(
 mod tests {
     use super::*;
     use crate::trie::Trie;
-    use std::{cell::RefCell, collections::HashMap};
 
-    #[derive(Default)]
-    struct MemStore(RefCell<HashMap<B256, Vec<u8>>>);
-    impl NodeSource for MemStore {
-        fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-            Ok(self.0.borrow().get(hash).cloned())
-        }
-    }
+    use crate::trie::mem_store::MemStore;
 
     /// Proofs verify with alloy-trie's verifier, for present and absent keys.
     #[test]
