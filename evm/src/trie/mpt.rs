@@ -174,6 +174,10 @@ fn insert(src: &impl NodeSource, node: Node, path: Nibbles, value: Vec<u8>) -> R
                 return Ok(Node::Leaf { key, value });
             }
             let p = common_prefix(&key, &path);
+            if p >= key.len() || p >= path.len() {
+                // Keys of one trie all have the same length; anything else is a corrupt node.
+                return Err(TrieError::CorruptNode { hash: B256::ZERO, reason: "leaf key length differs".into() });
+            }
             let mut children = empty_children();
             children[key.get_unchecked(p) as usize] = Node::Leaf { key: key.slice(p + 1..), value: old };
             children[path.get_unchecked(p) as usize] = Node::Leaf { key: path.slice(p + 1..), value };
@@ -185,6 +189,9 @@ fn insert(src: &impl NodeSource, node: Node, path: Nibbles, value: Vec<u8>) -> R
                 let child = insert(src, *child, path.slice(p..), value)?;
                 return Ok(Node::Extension { key, child: Box::new(child) });
             }
+            if p >= path.len() {
+                return Err(TrieError::CorruptNode { hash: B256::ZERO, reason: "extension longer than the key".into() });
+            }
             let mut children = empty_children();
             let rest = key.slice(p + 1..);
             children[key.get_unchecked(p) as usize] =
@@ -193,6 +200,9 @@ fn insert(src: &impl NodeSource, node: Node, path: Nibbles, value: Vec<u8>) -> R
             wrap(path.slice(..p), Node::Branch { children })
         }
         Node::Branch { mut children } => {
+            if path.is_empty() {
+                return Err(TrieError::CorruptNode { hash: B256::ZERO, reason: "branch at the end of a key".into() });
+            }
             let index = path.get_unchecked(0) as usize;
             let child = std::mem::replace(&mut children[index], Node::Empty);
             children[index] = insert(src, child, path.slice(1..), value)?;
@@ -221,6 +231,9 @@ fn remove(src: &impl NodeSource, node: Node, path: Nibbles) -> Result<Node, Trie
             join(key, child)
         }
         Node::Branch { mut children } => {
+            if path.is_empty() {
+                return Err(TrieError::CorruptNode { hash: B256::ZERO, reason: "branch at the end of a key".into() });
+            }
             let index = path.get_unchecked(0) as usize;
             let child = std::mem::replace(&mut children[index], Node::Empty);
             children[index] = remove(src, child, path.slice(1..))?;
