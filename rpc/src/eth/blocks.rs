@@ -79,8 +79,3 @@ pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError
     }
     Ok(())
 }
-
-/// Resolves a block parameter that may also be a hash (`eth_getBlockReceipts`).
-pub(crate) fn resolve_any(tx: &ReadTx, block: BlockParam) -> EthResult<Option<u64>> {
-    resolve(tx, block)
-}

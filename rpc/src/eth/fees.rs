@@ -4,7 +4,7 @@
 //! percentiles, as geth computes them). On a free-gas chain every answer is 0 (jsonrpc.md
 //! §1.4), so clients send zero-fee transactions.
 
-use alloy_consensus::{Header, Transaction, TxReceipt};
+use alloy_consensus::{Header, Transaction};
 use jsonrpsee::RpcModule;
 use serde_json::{json, Value};
 use stele_evm::chainspec::FeeRules;

@@ -6,7 +6,6 @@
 //! errors are geth's (code -32602, hive compares the code).
 
 use alloy_primitives::{Address, BloomInput, Log, B256};
-use alloy_consensus::TxReceipt;
 use jsonrpsee::RpcModule;
 use serde::Deserialize;
 use serde_json::Value;

@@ -2,7 +2,6 @@
 //! is its cumulative gas minus the previous one's and `logIndex` counts across the block
 //! (jsonrpc.md pitfall 10), so both are derived from the whole block's receipts.
 
-use alloy_consensus::TxReceipt;
 use alloy_primitives::B256;
 use jsonrpsee::RpcModule;
 use serde_json::Value;

@@ -4,7 +4,6 @@
 //! subscriber that falls behind is closed with an error rather than silently skipping
 //! blocks (jsonrpc.md pitfall 13: clients resubscribe). Pings are the server's job.
 
-use alloy_consensus::TxReceipt;
 use jsonrpsee::{
     core::SubscriptionResult, PendingSubscriptionSink, RpcModule, SubscriptionMessage, SubscriptionSink,
 };
