@@ -10,7 +10,7 @@ use stele_evm::db::ReadTx;
 use super::{
     blocking, block_hash,
     format::{self, quantity, TxDetail},
-    params::{BlockNumberParam, BlockParam},
+    params::BlockNumberParam,
     resolve, Args, EthCtx, EthError, EthResult,
 };
 use crate::error::ModuleError;
