@@ -175,8 +175,9 @@ pub fn import_chain(
     Ok(summary)
 }
 
-/// Executes, verifies and commits one block. Returns its hash.
-fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelope>, summary: &mut ImportSummary) -> Result<B256, ImportError> {
+/// Executes, verifies and commits one block on top of the head (state transfer uses this
+/// for blocks fetched from peers). Returns its hash.
+pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelope>, summary: &mut ImportSummary) -> Result<B256, ImportError> {
     let header = &block.header;
     let number = header.number;
     let hash = header.hash_slow();

@@ -1,8 +1,13 @@
 //! The `stele` command: one binary for every role (see `stele --help`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod admission;
 mod cli;
 mod dev;
+mod replica;
+mod rpc_client;
+mod statesync;
+mod tmp_pki;
 
 fn main() -> std::process::ExitCode {
     cli::run()

@@ -96,4 +96,7 @@ tables! {
     ConsensusMeta: u64 => Vec<u8>;
     /// Block number -> finality certificate over the block hash.
     FinalityCertificates: u64 => Vec<u8>;
+    /// Block number -> the commit proof (certificate and proposal) that ordered it, written
+    /// in the same transaction as the block.
+    CommitProofs: u64 => Vec<u8>;
 }

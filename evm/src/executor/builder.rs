@@ -201,6 +201,17 @@ pub fn build_block<K: TransactionKind>(
 
 /// Builds the next block on the head and commits it in one write transaction.
 pub fn build_and_commit(db: &ChainDb, spec: &Arc<ChainSpec>, request: &BlockRequest) -> Result<BuiltBlock, BuildError> {
+    build_and_commit_with(db, spec, request, |_, _| Ok(()))
+}
+
+/// Like [`build_and_commit`], and `also` writes the caller's rows (e.g. the consensus
+/// metadata of the block) into the same write transaction, so both land or neither does.
+pub fn build_and_commit_with(
+    db: &ChainDb,
+    spec: &Arc<ChainSpec>,
+    request: &BlockRequest,
+    also: impl FnOnce(&crate::db::WriteTx, &BuiltBlock) -> Result<(), DbError>,
+) -> Result<BuiltBlock, BuildError> {
     let tx = db.write()?;
     let mut built = build_block(&tx, spec, request)?;
     let started = std::time::Instant::now();
@@ -216,6 +227,7 @@ pub fn build_and_commit(db: &ChainDb, spec: &Arc<ChainSpec>, request: &BlockRequ
             trie: &built.trie,
         },
     )?;
+    also(&tx, &built)?;
     tx.commit()?;
     built.timings.commit = started.elapsed();
     Ok(built)

@@ -13,4 +13,4 @@ pub mod post_state;
 pub mod trace;
 
 pub use block::{execute_block, BlockEnvInput, Executed, ExecuteError, InvalidTxPolicy};
-pub use builder::{build_and_commit, build_block, BlockRequest, BuildError, BuiltBlock};
+pub use builder::{build_and_commit, build_and_commit_with, build_block, BlockRequest, BuildError, BuiltBlock};

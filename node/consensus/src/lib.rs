@@ -53,6 +53,7 @@ pub mod replica;
 pub mod safety;
 pub mod sim;
 pub mod types;
+pub mod verify;
 pub mod wire;
 
 mod catchup;

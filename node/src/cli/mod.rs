@@ -2,9 +2,14 @@
 
 mod bench_exec;
 pub(crate) mod import;
+pub(crate) mod init;
+mod run;
+mod status;
+pub(crate) mod verify_block;
 mod serve;
-mod serve_modules;
+pub(crate) mod serve_modules;
 mod up;
+mod up_cluster;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +32,14 @@ enum Command {
     BenchExec(bench_exec::BenchExecArgs),
     /// Run a dev chain with embedded defaults: TLS, dev accounts, instant blocks.
     Up(up::UpArgs),
+    /// Write keys, certificates and one config per replica for a new cluster.
+    Init(init::InitArgs),
+    /// Run one replica of a cluster.
+    Run(run::RunArgs),
+    /// Show view, primary, head, finality lag and peers of a cluster's replicas.
+    Status(status::StatusArgs),
+    /// Check a block's finality certificate against the cluster's public keys.
+    VerifyBlock(verify_block::VerifyBlockArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its result to an exit code.
@@ -44,6 +57,10 @@ pub(crate) fn run() -> ExitCode {
         Command::Up(args) => up::run(args),
         Command::BenchExec(args) => bench_exec::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Status(args) => status::run(args),
+        Command::VerifyBlock(args) => verify_block::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

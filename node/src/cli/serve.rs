@@ -12,7 +12,6 @@ use std::{
 use stele_evm::{
     db::ChainDb,
     pool::{PoolConfig, TxPool},
-    ChainSpec,
 };
 use stele_rpc::{
     api::StaticNodeInfo,

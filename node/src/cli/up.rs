@@ -1,6 +1,10 @@
-//! `stele up`: a dev chain in one command. Creates (or reopens) a datadir with the dev
-//! genesis, a dev CA and server certificate, prints the dev accounts and how to trust the
-//! CA, produces a block as soon as transactions are pending, and serves HTTPS and WSS.
+//! `stele up`: a dev chain in one command.
+//!
+//! With `--replicas 1`: one process with the dev genesis, a dev CA and server certificate,
+//! a block as soon as transactions are pending. With more (the default, 4): `stele init`
+//! writes a loopback cluster under `<datadir>/cluster` once, then one `stele run` process
+//! per replica is started and supervised — SBFT over mutual TLS, an RPC endpoint per
+//! replica, the same dev accounts. Either way it prints the accounts and how to trust the CA.
 
 use crate::dev::{
     accounts::{dev_accounts, DEV_MNEMONIC},
@@ -18,24 +22,28 @@ use stele_rpc::{api::StaticNodeInfo, tls::dev_ca, RpcConfig, RpcModules};
 pub(crate) struct UpArgs {
     /// Data directory; reused when it already holds the dev chain.
     #[arg(long, default_value = ".stele-dev")]
-    datadir: PathBuf,
+    pub(super) datadir: PathBuf,
     /// Address to serve HTTPS and WSS on.
     #[arg(long, default_value = "127.0.0.1")]
-    host: std::net::IpAddr,
+    pub(super) host: std::net::IpAddr,
     /// Port to serve HTTPS and WSS on.
     #[arg(long, default_value_t = 8545)]
-    port: u16,
+    pub(super) port: u16,
     /// Chain id of the dev chain.
     #[arg(long, default_value_t = DEV_CHAIN_ID)]
-    chain_id: u64,
-    /// Number of replicas. Only a single replica runs until the cluster lands.
+    pub(super) chain_id: u64,
+    /// Number of replicas: 1 is a single in-process dev node; more is a cluster of that many
+    /// `stele run` processes on loopback.
     #[arg(long, default_value_t = 1)]
-    replicas: u32,
+    pub(super) replicas: u16,
+    /// First replica-to-replica port of the cluster (one per replica, consecutive).
+    #[arg(long, default_value_t = 7100)]
+    pub(super) p2p_port: u16,
 }
 
 pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
-    if args.replicas != 1 {
-        anyhow::bail!("--replicas {}: only a single replica is available in this build", args.replicas);
+    if args.replicas > 1 {
+        return super::up_cluster::run(&args);
     }
     let accounts = dev_accounts()?;
     let spec = Arc::new(ChainSpec::from_genesis(dev_genesis(args.chain_id, &accounts)?)?);
@@ -70,8 +78,17 @@ fn print_banner(
     genesis_hash: alloy_primitives::B256,
     port: u16,
 ) {
-    let ca = tls.ca_cert.canonicalize().unwrap_or_else(|_| tls.ca_cert.clone());
     println!("stele dev chain (1 replica)\n");
+    print_accounts(accounts);
+    println!("Chain ID:          {}", args.chain_id);
+    println!("Genesis:           {genesis_hash}");
+    println!("Datadir:           {}", args.datadir.display());
+    print_trust(&tls.ca_cert, &tls.ca_fingerprint.to_string());
+    println!("\nListening on https://{0}:{1} and wss://{0}:{1}", args.host, port);
+}
+
+/// The dev accounts and the mnemonic, as anvil prints them.
+pub(super) fn print_accounts(accounts: &[crate::dev::accounts::DevAccount]) {
     println!("Available Accounts\n==================");
     for (i, a) in accounts.iter().enumerate() {
         println!("({i}) {} (10000 ETH)", a.address);
@@ -81,14 +98,15 @@ fn print_banner(
         println!("({i}) {}", a.private_key_hex);
     }
     println!("\nWallet\n==================\nMnemonic:          {DEV_MNEMONIC}\nDerivation path:   m/44'/60'/0'/0/\n");
-    println!("Chain ID:          {}", args.chain_id);
-    println!("Genesis:           {genesis_hash}");
-    println!("Datadir:           {}", args.datadir.display());
+}
+
+/// Where the CA is and how each client is told to trust it.
+pub(super) fn print_trust(ca: &std::path::Path, fingerprint: &str) {
+    let ca = ca.canonicalize().unwrap_or_else(|_| ca.to_path_buf());
     println!("\nTLS (trust this CA in your client)\n==================");
     println!("CA certificate:    {}", ca.display());
-    println!("CA SHA-256:        {}", tls.ca_fingerprint);
+    println!("CA SHA-256:        {fingerprint}");
     println!("  node (ethers, viem, Hardhat): export NODE_EXTRA_CA_CERTS={}", ca.display());
     println!("  python (web3.py):             export SSL_CERT_FILE={0} REQUESTS_CA_BUNDLE={0}", ca.display());
     println!("  curl:                         curl --cacert {} ...", ca.display());
-    println!("\nListening on https://{0}:{1} and wss://{0}:{1}", args.host, port);
 }

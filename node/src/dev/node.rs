@@ -5,8 +5,7 @@ use alloy_primitives::{Address, B256, Bytes};
 use std::sync::Arc;
 use stele_evm::{
     db::ChainDb,
-    pool::{decode_raw_transaction, validate_transaction, TxPool},
-    state::{StateAt, StateReader},
+    pool::TxPool,
     ChainSpec,
 };
 use stele_rpc::api::{BoxFuture, ChainError, ConsensusHandle, FinalizedBlock, SubmitError};
@@ -41,14 +40,10 @@ impl DevNode {
         }
     }
 
-    fn admit(&self, raw: &[u8]) -> Result<B256, SubmitError> {
-        let rejected = |message: String| SubmitError::Rejected { message };
-        let envelope = decode_raw_transaction(raw).map_err(|e| rejected(e.to_string()))?;
-        let tx = self.db.read().map_err(|e| SubmitError::Unavailable { reason: e.to_string() })?;
-        let head = tx.head_header().map_err(|e| SubmitError::Unavailable { reason: e.to_string() })?;
-        let valid = validate_transaction(&tx, &self.spec, &head, envelope).map_err(|e| rejected(e.to_string()))?;
+    fn admit(&self, raw: &Bytes) -> Result<B256, SubmitError> {
+        let valid = crate::admission::validate_raw(&self.db, &self.spec, raw)?;
         let hash = valid.hash;
-        self.pool.add(valid).map_err(|e| rejected(e.to_string()))?;
+        self.pool.add(valid).map_err(|e| SubmitError::Rejected { message: e.to_string() })?;
         Ok(hash)
     }
 }
@@ -65,12 +60,7 @@ impl ConsensusHandle for DevNode {
     }
 
     fn pending_nonce(&self, sender: Address) -> Result<u64, ChainError> {
-        let tx = self.db.read().map_err(|e| ChainError::Database(e.to_string()))?;
-        let state_nonce = StateReader::new(&tx, StateAt::Head)
-            .account(sender)
-            .map_err(|e| ChainError::Database(e.to_string()))?
-            .map_or(0, |a| a.nonce);
-        Ok(self.pool.pending_nonce(sender, state_nonce))
+        crate::admission::pending_nonce(&self.db, &self.pool, sender)
     }
 
     fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedBlock> {

@@ -3,9 +3,9 @@
 //! commits it, prunes the pool and announces the block.
 
 use super::node::DevNode;
-use alloy_consensus::{transaction::Recovered, Sealed, Transaction};
+use alloy_consensus::transaction::Recovered;
 use alloy_primitives::{Address, B256};
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use stele_evm::executor::{build_and_commit, BlockRequest};
 use stele_rpc::api::FinalizedBlock;
 
@@ -57,17 +57,12 @@ fn produce_one(node: &DevNode) -> anyhow::Result<Option<FinalizedBlock>> {
         extra_data: Default::default(),
     };
     let built = build_and_commit(&node.db, &node.spec, &request)?;
-    let mut nonces: BTreeMap<Address, u64> = BTreeMap::new();
-    for (tx, sender) in built.body.transactions.iter().zip(&built.senders) {
-        let next = tx.nonce() + 1;
-        let entry = nonces.entry(*sender).or_default();
-        *entry = (*entry).max(next);
-    }
+    let (nonces, announced) = crate::admission::block_outcome(&built);
     let dropped: Vec<B256> = built.skipped.iter().map(|(index, _)| batch[*index].hash).collect();
     for (index, reason) in &built.skipped {
         tracing::info!(tx = %batch[*index].hash, "left out of block {}: {reason}", built.header.number);
     }
-    node.pool.on_block(&nonces.into_iter().collect::<Vec<_>>(), &dropped);
+    node.pool.on_block(&nonces, &dropped);
     tracing::info!(
         number = built.header.number,
         txs = built.body.transactions.len(),
@@ -75,9 +70,5 @@ fn produce_one(node: &DevNode) -> anyhow::Result<Option<FinalizedBlock>> {
         hash = %built.hash,
         "sealed block"
     );
-    Ok(Some(FinalizedBlock {
-        header: Sealed::new_unchecked(built.header, built.hash),
-        transactions: built.body.transactions.iter().map(|t| *t.tx_hash()).collect(),
-        receipts: built.receipts.into(),
-    }))
+    Ok(Some(announced))
 }

@@ -135,6 +135,25 @@ impl Fingerprint {
     pub fn bytes(&self) -> &[u8; 32] {
         &self.0
     }
+
+    /// A fingerprint from its 32 raw bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = String;
+
+    /// Accepts openssl's `AB:CD:…` form and plain hex (with or without `0x`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let cleaned: String = s.trim().trim_start_matches("0x").chars().filter(|c| *c != ':').collect();
+        let bytes = hex::decode(&cleaned).map_err(|e| format!("fingerprint {s:?} is not hex: {e}"))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| format!("fingerprint {s:?} has {} bytes; a SHA-256 has 32", b.len()))?;
+        Ok(Self(bytes))
+    }
 }
 
 impl fmt::Display for Fingerprint {

@@ -77,6 +77,32 @@ impl BlsKeySet {
         }
         Ok(Self { keys })
     }
+
+    /// Number of replicas in the set.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Verifies an aggregate over `msg` against the summed public keys of its signers (the
+    /// caller checks the signer count against its quorum). Needs no secret key, so a client
+    /// holding only the cluster's public keys can check certificates.
+    pub fn verify_certificate(&self, n: usize, msg: &[u8], cert: &Certificate) -> bool {
+        if !cert.signers.is_canonical_for(n) || n > self.keys.len() {
+            return false;
+        }
+        let pks: Vec<&PublicKey> = cert.signers.iter().filter_map(|r| self.keys.get(r.index())).collect();
+        if pks.is_empty() {
+            return false;
+        }
+        let Ok(agg_pk) = AggregatePublicKey::aggregate(&pks, false) else { return false };
+        let Ok(sig) = BlsSig::from_bytes(&cert.signature.0) else { return false };
+        sig.verify(true, msg, DST_SIG, &[], &agg_pk.to_public_key(), false) == BLST_ERROR::BLST_SUCCESS
+    }
 }
 
 /// Real BLS crypto for one replica.
@@ -139,16 +165,7 @@ impl CryptoTr for BlsCrypto {
         Some(Certificate { signers, signature: Signature(agg.to_signature().compress().to_vec()) })
     }
     fn verify_certificate(&self, n: usize, msg: &[u8], cert: &Certificate) -> bool {
-        if !cert.signers.is_canonical_for(n) || n > self.keys.keys.len() {
-            return false;
-        }
-        let pks: Vec<&PublicKey> = cert.signers.iter().filter_map(|r| self.keys.keys.get(r.index())).collect();
-        if pks.is_empty() {
-            return false;
-        }
-        let Ok(agg_pk) = AggregatePublicKey::aggregate(&pks, false) else { return false };
-        let Ok(sig) = BlsSig::from_bytes(&cert.signature.0) else { return false };
-        sig.verify(true, msg, DST_SIG, &[], &agg_pk.to_public_key(), false) == BLST_ERROR::BLST_SUCCESS
+        self.keys.verify_certificate(n, msg, cert)
     }
 }
 

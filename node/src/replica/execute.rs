@@ -1,0 +1,148 @@
+//! Turning a committed proposal into a block: decode and recover its transactions, order
+//! each sender's transactions by nonce, build the block with the evm block builder and
+//! commit it together with its commit proof in one write transaction.
+//!
+//! Everything here is a pure function of the chain and the proposal, so every correct
+//! replica builds the same block: undecodable transactions and bad signatures are left out,
+//! the builder skips transactions that fail validation, the timestamp is the primary's
+//! (never before the parent's).
+
+use alloy_consensus::{transaction::{Recovered, SignerRecoverable}, TxEnvelope};
+use alloy_primitives::{Address, B256};
+use std::{collections::HashMap, sync::Arc};
+use stele_consensus::{message::CommitProof, wire};
+use stele_evm::{
+    db::tables::CommitProofs,
+    executor::{build_and_commit_with, BlockRequest, BuildError, BuiltBlock},
+    pool::decode_raw_transaction,
+    ChainDb, ChainSpec, DbError,
+};
+
+/// Why a committed sequence number could not be executed. Every variant stops the replica's
+/// execution: continuing would fork it from the cluster.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExecuteError {
+    /// The chain head is not the block before `seq`.
+    #[error("cannot execute sequence {seq}: the chain head is block {head}")]
+    OutOfOrder {
+        /// Sequence number asked for.
+        seq: u64,
+        /// Current head.
+        head: u64,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The builder failed.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+/// What executing one sequence number did.
+#[derive(Debug)]
+pub(crate) enum Executed {
+    /// A new block, and the hashes of the transactions it left out as invalid.
+    Built(Box<BuiltBlock>, Vec<B256>),
+    /// The block was already in the chain (a replay after restart); its hash.
+    AlreadyPresent(B256),
+}
+
+impl Executed {
+    /// The block hash.
+    pub(crate) fn hash(&self) -> B256 {
+        match self {
+            Executed::Built(b, _) => b.hash,
+            Executed::AlreadyPresent(h) => *h,
+        }
+    }
+}
+
+/// Executes `proof` (sequence number = block number) on top of the head.
+pub(crate) fn execute_commit(db: &ChainDb, spec: &Arc<ChainSpec>, proof: &CommitProof) -> Result<Executed, ExecuteError> {
+    let seq = proof.cert.seq.get();
+    let (head, parent_timestamp) = {
+        let tx = db.read()?;
+        let head = tx.head_header()?;
+        if seq <= head.number {
+            let hash = tx.block_hash(seq)?.ok_or(ExecuteError::OutOfOrder { seq, head: head.number })?;
+            return Ok(Executed::AlreadyPresent(hash));
+        }
+        (head.number, head.timestamp)
+    };
+    if seq != head + 1 {
+        return Err(ExecuteError::OutOfOrder { seq, head });
+    }
+    let timestamp = proof.proposal.timestamp_ms().map_or(parent_timestamp, |ms| (ms / 1_000).max(parent_timestamp));
+    let request = BlockRequest {
+        timestamp,
+        beneficiary: Address::ZERO,
+        transactions: nonce_ordered(proof.proposal.txs().iter().filter_map(|t| recover(&t.payload)).collect()),
+        extra_data: Default::default(),
+    };
+    let encoded = wire::encode(proof);
+    let built = build_and_commit_with(db, spec, &request, |tx, _| tx.put::<CommitProofs>(&seq, &encoded))?;
+    let dropped = built.skipped.iter().map(|(index, _)| *request.transactions[*index].tx_hash()).collect();
+    Ok(Executed::Built(Box::new(built), dropped))
+}
+
+/// Decodes and recovers one transaction; `None` for bytes no honest client sends.
+pub(crate) fn recover(payload: &[u8]) -> Option<Recovered<TxEnvelope>> {
+    let envelope = decode_raw_transaction(payload).ok()?;
+    let signer = envelope.recover_signer().ok()?;
+    Some(Recovered::new_unchecked(envelope, signer))
+}
+
+/// Keeps the batch's order of senders but puts each sender's transactions in nonce order in
+/// the places that sender's transactions occupy. Transactions gossiped through different
+/// replicas can arrive at the primary out of nonce order; without this the later nonce would
+/// be skipped as "nonce too high" and lost.
+pub(crate) fn nonce_ordered(txs: Vec<Recovered<TxEnvelope>>) -> Vec<Recovered<TxEnvelope>> {
+    use alloy_consensus::Transaction;
+    let mut by_sender: HashMap<Address, Vec<Recovered<TxEnvelope>>> = HashMap::new();
+    let mut slots = Vec::with_capacity(txs.len());
+    for tx in txs {
+        slots.push(tx.signer());
+        by_sender.entry(tx.signer()).or_default().push(tx);
+    }
+    for list in by_sender.values_mut() {
+        // Stable: equal nonces (a replacement) keep their arrival order.
+        list.sort_by_key(|t| std::cmp::Reverse(t.inner().nonce()));
+    }
+    slots.into_iter().filter_map(|sender| by_sender.get_mut(&sender).and_then(Vec::pop)).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{SignableTransaction, TxLegacy, Transaction};
+    use alloy_primitives::{TxKind, U256};
+    use alloy_signer::SignerSync;
+    use alloy_signer_local::PrivateKeySigner;
+
+    fn signed(signer: &PrivateKeySigner, nonce: u64) -> Recovered<TxEnvelope> {
+        let tx = TxLegacy { chain_id: Some(1337), nonce, gas_price: 1, gas_limit: 21_000, to: TxKind::Call(Address::ZERO), value: U256::ZERO, input: Default::default() };
+        let sig = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+        let env: TxEnvelope = tx.into_signed(sig).into();
+        Recovered::new_unchecked(env, signer.address())
+    }
+
+    #[test]
+    fn each_sender_in_nonce_order_in_its_own_places() {
+        let a = PrivateKeySigner::random();
+        let b = PrivateKeySigner::random();
+        let batch = vec![signed(&a, 2), signed(&b, 5), signed(&a, 0), signed(&b, 4), signed(&a, 1)];
+        let ordered = nonce_ordered(batch);
+        let got: Vec<(Address, u64)> = ordered.iter().map(|t| (t.signer(), t.inner().nonce())).collect();
+        assert_eq!(
+            got,
+            vec![(a.address(), 0), (b.address(), 4), (a.address(), 1), (b.address(), 5), (a.address(), 2)]
+        );
+    }
+
+    #[test]
+    fn garbage_payloads_are_left_out() {
+        assert!(recover(&[0xde, 0xad]).is_none());
+        assert!(recover(&[]).is_none());
+    }
+}

@@ -1,0 +1,178 @@
+//! Four replicas in one process, wired by channels instead of TLS: the shell, the MDBX
+//! persistence, BLS, execution and finality certificates working together, without the
+//! transport (which has its own tests) or processes (tests/cluster has those).
+
+use super::{
+    config::{ClusterSection, ConsensusSection, NetworkSection, PeerEntry, ReplicaConfig, ReplicaSection, RpcSection},
+    keys,
+    link::PeerLink,
+    start, RunOptions, Started,
+};
+use crate::dev::{accounts::dev_accounts, genesis::dev_genesis};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use std::{
+    collections::HashSet,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use stele_consensus::ReplicaId;
+use stele_evm::db::tables::FinalityCertificates;
+use stele_rpc::api::ConsensusHandle;
+use tokio::sync::mpsc;
+
+type Inbox = mpsc::Sender<(ReplicaId, bytes::Bytes)>;
+
+/// Channels between replicas; a replica in `down` neither sends nor receives.
+struct Loopback {
+    me: ReplicaId,
+    inboxes: Arc<Vec<Inbox>>,
+    down: Arc<Mutex<HashSet<u16>>>,
+}
+
+impl Loopback {
+    fn cut(&self, id: u16) -> bool {
+        self.down.lock().unwrap().contains(&id)
+    }
+}
+
+impl PeerLink for Loopback {
+    fn send(&self, to: ReplicaId, _bulk: bool, payload: bytes::Bytes) {
+        if self.cut(self.me.get()) || self.cut(to.get()) {
+            return;
+        }
+        let _ = self.inboxes[to.index()].try_send((self.me, payload));
+    }
+    fn broadcast(&self, payload: bytes::Bytes) {
+        for i in 0..self.inboxes.len() as u16 {
+            if i != self.me.get() {
+                self.send(ReplicaId::new(i), false, payload.clone());
+            }
+        }
+    }
+    fn peers(&self) -> Vec<(ReplicaId, bool)> {
+        (0..self.inboxes.len() as u16).filter(|i| *i != self.me.get()).map(|i| (ReplicaId::new(i), !self.cut(i))).collect()
+    }
+}
+
+fn configs(dir: &Path, n: u16) -> Vec<ReplicaConfig> {
+    let genesis = dir.join("genesis.json");
+    std::fs::write(&genesis, serde_json::to_string(&dev_genesis(1337, &dev_accounts().unwrap()).unwrap()).unwrap()).unwrap();
+    let mut peers = Vec::new();
+    for i in 0..n {
+        std::fs::create_dir_all(dir.join(format!("r{i}"))).unwrap();
+        let pair = keys::generate_secret(&dir.join(format!("r{i}/bls.key"))).unwrap();
+        peers.push(PeerEntry {
+            id: i,
+            address: format!("127.0.0.1:{}", 1 + i),
+            rpc_url: String::new(),
+            cert_sha256: "00".repeat(32),
+            bls_public_key: hex::encode(&pair.public),
+            bls_pop: hex::encode(&pair.pop),
+        });
+    }
+    (0..n)
+        .map(|i| ReplicaConfig {
+            replica: ReplicaSection { id: i, data_dir: dir.join(format!("r{i}/data")), bls_key: dir.join(format!("r{i}/bls.key")) },
+            cluster: ClusterSection { name: "test".into(), f: 1, c: 0, genesis: genesis.clone(), ca_cert: "unused".into() },
+            network: NetworkSection { listen: "127.0.0.1:1".parse().unwrap(), cert: "unused".into(), key: "unused".into() },
+            rpc: RpcSection { listen: "127.0.0.1:2".parse().unwrap(), cert: "unused".into(), key: "unused".into() },
+            consensus: ConsensusSection { empty_block_interval_ms: Some(200), ..Default::default() },
+            peers: peers.clone(),
+        })
+        .collect()
+}
+
+fn transfer(signer: &PrivateKeySigner, nonce: u64) -> Bytes {
+    let tx = TxEip1559 {
+        chain_id: 1337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(Address::repeat_byte(0x42)),
+        value: U256::from(1),
+        ..Default::default()
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    let env: TxEnvelope = tx.into_signed(sig).into();
+    env.encoded_2718().into()
+}
+
+async fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_replicas_order_execute_and_certify_the_same_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let configs = configs(dir.path(), 4);
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..4 {
+        let (tx, rx) = mpsc::channel(65_536);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let inboxes = Arc::new(senders);
+    let down = Arc::new(Mutex::new(HashSet::new()));
+    let mut replicas: Vec<Started> = Vec::new();
+    for (config, inbound) in configs.iter().zip(receivers) {
+        let link = Arc::new(Loopback { me: config.id(), inboxes: inboxes.clone(), down: down.clone() });
+        replicas.push(start(config, link, inbound, RunOptions::default()).unwrap());
+    }
+    let signer: PrivateKeySigner = dev_accounts().unwrap()[0].private_key_hex.parse().unwrap();
+
+    // A burst to one backup, nonces shuffled: the feeder must hand them over in order.
+    let mut hashes = Vec::new();
+    let mut order: Vec<u64> = (0..30).collect();
+    order.reverse();
+    order.swap(3, 17);
+    for nonce in order {
+        hashes.push(replicas[1].node.submit_transaction(transfer(&signer, nonce)).await.unwrap());
+    }
+    let mined = |r: &Started, h: &B256| r.node.db.read().unwrap().tx_location(h).unwrap().is_some();
+    wait_for("all 30 transactions on all replicas", Duration::from_secs(60), || {
+        replicas.iter().all(|r| hashes.iter().all(|h| mined(r, h)))
+    })
+    .await;
+
+    // Same block at every height on every replica.
+    let heads: Vec<u64> = replicas.iter().map(|r| r.node.db.read().unwrap().head_number().unwrap().unwrap()).collect();
+    let common = *heads.iter().min().unwrap();
+    for number in 1..=common {
+        let hashes: HashSet<B256> =
+            replicas.iter().map(|r| r.node.db.read().unwrap().block_hash(number).unwrap().unwrap()).collect();
+        assert_eq!(hashes.len(), 1, "replicas disagree at block {number}: {hashes:?}");
+    }
+
+    // A finality certificate that verifies against the cluster's keys alone.
+    let keys = keys::key_set(&configs[0]).unwrap();
+    let params = configs[0].params().unwrap();
+    let number = common;
+    wait_for("a finality certificate", Duration::from_secs(30), || {
+        replicas[0].node.db.read().unwrap().get::<FinalityCertificates>(&number).unwrap().is_some()
+    })
+    .await;
+    let encoded = replicas[0].node.db.read().unwrap().get::<FinalityCertificates>(&number).unwrap().unwrap();
+    let hash = replicas[0].node.db.read().unwrap().block_hash(number).unwrap().unwrap();
+    crate::cli::verify_block::verify_block_certificate(&keys, &params, number, hash, &encoded).unwrap();
+    let other = replicas[0].node.db.read().unwrap().block_hash(number - 1).unwrap().unwrap();
+    assert!(crate::cli::verify_block::verify_block_certificate(&keys, &params, number, other, &encoded).is_err());
+
+    // One replica cut off: the other three (n - f) keep ordering.
+    down.lock().unwrap().insert(3);
+    let extra = replicas[0].node.submit_transaction(transfer(&signer, 30)).await.unwrap();
+    wait_for("a transaction with replica 3 cut off", Duration::from_secs(60), || {
+        replicas[..3].iter().all(|r| mined(r, &extra))
+    })
+    .await;
+}
