@@ -61,6 +61,8 @@ pub(crate) struct ReplicaNode {
     pub(crate) feeder: Mutex<Feeder>,
     pub(crate) link: Arc<dyn PeerLink>,
     pub(crate) status: RwLock<CoreStatus>,
+    /// State transfers finished since start (status and tests).
+    pub(crate) transfers_done: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ReplicaNode {
@@ -89,6 +91,7 @@ impl ReplicaNode {
             feeder: Mutex::new(Feeder::default()),
             link,
             status: RwLock::new(CoreStatus::default()),
+            transfers_done: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

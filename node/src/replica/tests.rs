@@ -59,7 +59,7 @@ impl PeerLink for Loopback {
     }
 }
 
-fn configs(dir: &Path, n: u16) -> Vec<ReplicaConfig> {
+fn configs(dir: &Path, n: u16, empty_block_interval_ms: u64) -> Vec<ReplicaConfig> {
     let genesis = dir.join("genesis.json");
     std::fs::write(&genesis, serde_json::to_string(&dev_genesis(1337, &dev_accounts().unwrap()).unwrap()).unwrap()).unwrap();
     let mut peers = Vec::new();
@@ -81,7 +81,7 @@ fn configs(dir: &Path, n: u16) -> Vec<ReplicaConfig> {
             cluster: ClusterSection { name: "test".into(), f: 1, c: 0, genesis: genesis.clone(), ca_cert: "unused".into() },
             network: NetworkSection { listen: "127.0.0.1:1".parse().unwrap(), cert: "unused".into(), key: "unused".into() },
             rpc: RpcSection { listen: "127.0.0.1:2".parse().unwrap(), cert: "unused".into(), key: "unused".into() },
-            consensus: ConsensusSection { empty_block_interval_ms: Some(200), ..Default::default() },
+            consensus: ConsensusSection { empty_block_interval_ms: Some(empty_block_interval_ms), ..Default::default() },
             peers: peers.clone(),
         })
         .collect()
@@ -111,13 +111,11 @@ async fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_replicas_order_execute_and_certify_the_same_blocks() {
-    let dir = tempfile::tempdir().unwrap();
-    let configs = configs(dir.path(), 4);
+/// Starts every replica of `configs` on one loopback network.
+fn start_all(configs: &[ReplicaConfig]) -> (Vec<Started>, Arc<Mutex<HashSet<u16>>>) {
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
-    for _ in 0..4 {
+    for _ in configs {
         let (tx, rx) = mpsc::channel(65_536);
         senders.push(tx);
         receivers.push(rx);
@@ -129,6 +127,27 @@ async fn four_replicas_order_execute_and_certify_the_same_blocks() {
         let link = Arc::new(Loopback { me: config.id(), inboxes: inboxes.clone(), down: down.clone() });
         replicas.push(start(config, link, inbound, RunOptions::default()).unwrap());
     }
+    (replicas, down)
+}
+
+fn head(r: &Started) -> u64 {
+    r.node.db.read().unwrap().head_number().unwrap().unwrap_or(0)
+}
+
+fn assert_same_chain(replicas: &[&Started]) {
+    let common = replicas.iter().map(|r| head(r)).min().unwrap();
+    for number in 1..=common {
+        let hashes: HashSet<B256> =
+            replicas.iter().map(|r| r.node.db.read().unwrap().block_hash(number).unwrap().unwrap()).collect();
+        assert_eq!(hashes.len(), 1, "replicas disagree at block {number}: {hashes:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_replicas_order_execute_and_certify_the_same_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let configs = configs(dir.path(), 4, 200);
+    let (replicas, down) = start_all(&configs);
     let signer: PrivateKeySigner = dev_accounts().unwrap()[0].private_key_hex.parse().unwrap();
 
     // A burst to one backup, nonces shuffled: the feeder must hand them over in order.
@@ -146,13 +165,8 @@ async fn four_replicas_order_execute_and_certify_the_same_blocks() {
     .await;
 
     // Same block at every height on every replica.
-    let heads: Vec<u64> = replicas.iter().map(|r| r.node.db.read().unwrap().head_number().unwrap().unwrap()).collect();
-    let common = *heads.iter().min().unwrap();
-    for number in 1..=common {
-        let hashes: HashSet<B256> =
-            replicas.iter().map(|r| r.node.db.read().unwrap().block_hash(number).unwrap().unwrap()).collect();
-        assert_eq!(hashes.len(), 1, "replicas disagree at block {number}: {hashes:?}");
-    }
+    assert_same_chain(&replicas.iter().collect::<Vec<_>>());
+    let common = replicas.iter().map(head).min().unwrap();
 
     // A finality certificate that verifies against the cluster's keys alone.
     let keys = keys::key_set(&configs[0]).unwrap();
@@ -175,4 +189,23 @@ async fn four_replicas_order_execute_and_certify_the_same_blocks() {
         replicas[..3].iter().all(|r| mined(r, &extra))
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_cut_off_past_two_checkpoints_catches_up_by_state_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    // Idle blocks as fast as the cluster orders them, so checkpoints (every 150) come soon.
+    let configs = configs(dir.path(), 4, 1);
+    let (replicas, down) = start_all(&configs);
+    down.lock().unwrap().insert(3);
+    let behind = head(&replicas[3]);
+    let target = behind + 2 * stele_consensus::limits::CHECKPOINT_INTERVAL_SEQS + 20;
+    wait_for("the three others to pass two checkpoints", Duration::from_secs(120), || head(&replicas[0]) >= target).await;
+    assert!(head(&replicas[3]) <= behind + 1, "the cut-off replica must not have moved");
+    down.lock().unwrap().clear();
+    let caught_up_to = head(&replicas[0]);
+    wait_for("replica 3 to catch up", Duration::from_secs(120), || head(&replicas[3]) >= caught_up_to).await;
+    let transfers = replicas[3].node.transfers_done.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(transfers >= 1, "replica 3 must have caught up by state transfer, not by replaying commits");
+    assert_same_chain(&replicas.iter().collect::<Vec<_>>());
 }

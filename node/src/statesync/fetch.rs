@@ -68,6 +68,7 @@ pub(crate) async fn run(
                 }
             }
         }
+        node.transfers_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut status = node.status();
         status.transferring = false;
         node.set_status(status);
