@@ -7,7 +7,6 @@ mod dev;
 mod replica;
 mod rpc_client;
 mod statesync;
-mod tmp_pki;
 
 fn main() -> std::process::ExitCode {
     cli::run()

@@ -20,7 +20,7 @@ use crate::{
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 use stele_consensus::ReplicaId;
-use crate::tmp_pki::ClusterCa;
+use stele_net::pki::ClusterCa;
 
 /// Arguments of `stele init`.
 #[derive(Debug, Clone, clap::Args)]

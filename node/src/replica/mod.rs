@@ -13,7 +13,7 @@ pub(crate) mod feeder;
 pub(crate) mod files;
 pub(crate) mod keys;
 pub(crate) mod link;
-//TMP pub(crate) mod net_link;
+pub(crate) mod net_link;
 pub(crate) mod node;
 pub(crate) mod rpc;
 pub(crate) mod shell;
@@ -63,8 +63,6 @@ fn core_config(config: &ReplicaConfig) -> anyhow::Result<Config> {
 pub(crate) struct Started {
     /// The RPC's view of it.
     pub node: Arc<ReplicaNode>,
-    /// The core thread (ends when every input sender is gone).
-    pub core: std::thread::JoinHandle<()>,
 }
 
 /// Opens the chain, restores the core from its records and starts the shell threads, state
@@ -93,7 +91,7 @@ pub(crate) fn start(
     let node = Arc::new(ReplicaNode::new(config.id(), db, spec, pool, core_tx, link.clone()));
     let (transfer_tx, transfer_rx) = tokio::sync::mpsc::unbounded_channel();
     let (reply_tx, reply_rx) = tokio::sync::mpsc::unbounded_channel();
-    let core = shell::spawn(
+    shell::spawn(
         replica,
         core_rx,
         node.clone(),
@@ -113,14 +111,14 @@ pub(crate) fn start(
         });
     }
     tracing::info!(replica = config.replica.id, head, "replica started");
-    Ok(Started { node, core })
+    Ok(Started { node })
 }
 
 /// Runs one replica until Ctrl-C or SIGTERM.
 pub(crate) fn run(config: ReplicaConfig, options: RunOptions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let (link, inbound): (Arc<dyn PeerLink>, _) = anyhow::bail!("the replica transport is not in this build yet");
+        let (link, inbound) = net_link::start(&config).await?;
         let started = start(&config, link, inbound, options)?;
         let node = started.node;
         let info = rpc::cluster_info(&config, node.spec.chain_id)?;

@@ -209,3 +209,17 @@ async fn a_replica_cut_off_past_two_checkpoints_catches_up_by_state_transfer() {
     assert!(transfers >= 1, "replica 3 must have caught up by state transfer, not by replaying commits");
     assert_same_chain(&replicas.iter().collect::<Vec<_>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, run by hand"]
+async fn idle_block_rate() {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let configs = configs(dir.path(), 4, 1);
+    let (replicas, _down) = start_all(&configs);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let h0 = head(&replicas[0]);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let h1 = head(&replicas[0]);
+    eprintln!("idle blocks/s with 4 replicas: {:.1}", (h1 - h0) as f64 / 5.0);
+}
