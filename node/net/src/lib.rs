@@ -207,6 +207,16 @@ impl Network {
             if p.id == cfg.id {
                 return Err(NetError::Peers(format!("replica {} lists itself as a peer", p.id.get())));
             }
+            if let Some(q) = cfg.peers.iter().find(|q| q.id != p.id && q.cert_sha256 == p.cert_sha256) {
+                // The pin is the identity: one certificate for two replicas would let one
+                // speak for the other.
+                return Err(NetError::Peers(format!(
+                    "certificate {} is pinned for both replica {} and replica {}",
+                    p.cert_sha256,
+                    p.id.get(),
+                    q.id.get()
+                )));
+            }
             if peers.insert(p.id, Arc::new(peer::Peer::new(p.clone()))).is_some() {
                 return Err(NetError::Peers(format!("replica {} is listed twice", p.id.get())));
             }

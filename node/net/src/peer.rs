@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 use tokio::{
-    io::{AsyncWriteExt, BufWriter},
+    io::{AsyncReadExt, AsyncWriteExt, BufWriter},
     net::TcpStream,
     sync::{watch, Notify},
 };
@@ -110,6 +110,8 @@ enum LinkError {
     WrongPin { got: String, expected: String },
     #[error("write: {0}")]
     Write(std::io::Error),
+    #[error("closed by the peer")]
+    Closed,
 }
 
 /// Dials `peer` until shutdown, writing its queued frames whenever connected.
@@ -183,12 +185,19 @@ async fn connect(
 }
 
 async fn write_loop(peer: &Peer, stream: tokio_rustls::client::TlsStream<TcpStream>) -> Result<(), LinkError> {
-    let mut w = BufWriter::with_capacity(64 * 1024, stream);
+    // The peer never writes on this connection: a read that returns means it closed it (a
+    // restart, or it refused one of our frames). Noticing that while idle means the next
+    // frame goes to a fresh connection instead of into a dead socket.
+    let (mut closed, w) = tokio::io::split(stream);
+    let mut w = BufWriter::with_capacity(64 * 1024, w);
+    let mut probe = [0u8; 1];
     loop {
         let Some((lane, payload)) = peer.pop() else {
             w.flush().await.map_err(LinkError::Write)?;
-            peer.ready.notified().await;
-            continue;
+            tokio::select! {
+                _ = peer.ready.notified() => continue,
+                _ = closed.read(&mut probe) => return Err(LinkError::Closed),
+            }
         };
         if let Err(e) = write_frame(&mut w, lane, &payload).await {
             peer.dropped.fetch_add(1, Ordering::Relaxed);

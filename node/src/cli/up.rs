@@ -34,7 +34,7 @@ pub(crate) struct UpArgs {
     pub(super) chain_id: u64,
     /// Number of replicas: 1 is a single in-process dev node; more is a cluster of that many
     /// `stele run` processes on loopback.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 4)]
     pub(super) replicas: u16,
     /// First replica-to-replica port of the cluster (one per replica, consecutive).
     #[arg(long, default_value_t = 7100)]
