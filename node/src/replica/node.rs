@@ -115,8 +115,12 @@ impl ReplicaNode {
     /// A block was executed: prune the pool, release waiting transactions, tell subscribers.
     pub(crate) fn after_block(&self, nonces: &[(Address, u64)], dropped: &[B256], announced: FinalizedBlock) {
         self.pool.on_block(nonces, dropped);
-        let ready = self.feeder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).on_block(nonces);
-        self.feed(ready);
+        {
+            // Fed under the feeder's lock: see `admit`.
+            let mut feeder = self.feeder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let ready = feeder.on_block(nonces);
+            self.feed(ready);
+        }
         let _ = self.finalized.send(announced);
     }
 
@@ -135,7 +139,12 @@ impl ReplicaNode {
             (valid.hash, valid.sender, valid.transaction.nonce(), valid.transaction.gas_limit(), valid.account_nonce);
         self.pool.add(valid).map_err(|e| SubmitError::Rejected { message: e.to_string() })?;
         let tx = Tx { payload: raw.to_vec(), gas };
-        let ready = self.feeder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).admit(sender, nonce, state_nonce, tx);
+        // The core must receive a sender's transactions in nonce order, and concurrent
+        // requests (a client sending a burst over several connections) race here: hand them
+        // over while holding the lock that decided the order. Releasing it first let nonce
+        // n+1 overtake n, and every later nonce of the burst was then skipped as too high.
+        let mut feeder = self.feeder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ready = feeder.admit(sender, nonce, state_nonce, tx);
         self.feed(ready);
         Ok(hash)
     }

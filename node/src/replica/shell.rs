@@ -229,6 +229,9 @@ fn execute_loop(proofs: mpsc::Receiver<Box<CommitProof>>, node: &ReplicaNode) {
             Ok(executed) => {
                 node.to_core(Input::Executed { seq, block_hash: Digest(executed.hash().0) });
                 if let execute::Executed::Built(built, dropped) = executed {
+                    for ((_, reason), hash) in built.skipped.iter().zip(&dropped) {
+                        tracing::info!(tx = %hash, "left out of block {}: {reason}", built.header.number);
+                    }
                     let (nonces, announced) = crate::admission::block_outcome(&built);
                     tracing::info!(
                         number = built.header.number,
