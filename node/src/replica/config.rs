@@ -123,6 +123,9 @@ pub(crate) struct ConsensusSection {
     pub empty_block_interval_ms: Option<u64>,
     /// The fast path waits this long for all shares before switching to the slow path.
     pub slow_path_timeout_ms: Option<u64>,
+    /// Checkpoint every this many blocks (default 150); the same on every replica. Smaller
+    /// means state transfer sooner and less consensus state kept; tests shrink it.
+    pub checkpoint_interval: Option<u64>,
 }
 
 /// The whole file.

@@ -6,6 +6,12 @@
 //! replica builds the same block: undecodable transactions and bad signatures are left out,
 //! the builder skips transactions that fail validation, the timestamp is the primary's
 //! (never before the parent's).
+//!
+//! A transaction's payload in the consensus core is `[attempt] ++ raw transaction`. The core
+//! identifies transactions by payload and never orders the same payload twice; a transaction
+//! skipped only because its nonce was ahead of the chain (its predecessor was ordered later,
+//! e.g. sent through another replica) is handed over again with the next attempt number
+//! once its predecessor is in, instead of being lost.
 
 use alloy_consensus::{transaction::{Recovered, SignerRecoverable}, TxEnvelope};
 use alloy_primitives::{Address, B256};
@@ -41,8 +47,9 @@ pub(crate) enum ExecuteError {
 /// What executing one sequence number did.
 #[derive(Debug)]
 pub(crate) enum Executed {
-    /// A new block, and the hashes of the transactions it left out as invalid.
-    Built(Box<BuiltBlock>, Vec<B256>),
+    /// A new block, the hashes of the transactions it left out as invalid for good, and
+    /// those left out only for a nonce ahead of the chain (to hand over again).
+    Built(Box<BuiltBlock>, Vec<B256>, Vec<Retry>),
     /// The block was already in the chain (a replay after restart); its hash.
     AlreadyPresent(B256),
 }
@@ -51,7 +58,7 @@ impl Executed {
     /// The block hash.
     pub(crate) fn hash(&self) -> B256 {
         match self {
-            Executed::Built(b, _) => b.hash,
+            Executed::Built(b, _, _) => b.hash,
             Executed::AlreadyPresent(h) => *h,
         }
     }
@@ -73,40 +80,80 @@ pub(crate) fn execute_commit(db: &ChainDb, spec: &Arc<ChainSpec>, proof: &Commit
         return Err(ExecuteError::OutOfOrder { seq, head });
     }
     let timestamp = proof.proposal.timestamp_ms().map_or(parent_timestamp, |ms| (ms / 1_000).max(parent_timestamp));
-    let request = BlockRequest {
-        timestamp,
-        beneficiary: Address::ZERO,
-        transactions: nonce_ordered(proof.proposal.txs().iter().filter_map(|t| recover(&t.payload)).collect()),
-        extra_data: Default::default(),
-    };
+    let (transactions, attempts): (Vec<_>, Vec<_>) =
+        nonce_ordered(proof.proposal.txs().iter().filter_map(|t| recover(&t.payload)).collect()).into_iter().unzip();
+    let request = BlockRequest { timestamp, beneficiary: Address::ZERO, transactions, extra_data: Default::default() };
     let encoded = wire::encode(proof);
     let built = build_and_commit_with(db, spec, &request, |tx, _| tx.put::<CommitProofs>(&seq, &encoded))?;
-    let dropped = built.skipped.iter().map(|(index, _)| *request.transactions[*index].tx_hash()).collect();
-    Ok(Executed::Built(Box::new(built), dropped))
+    let mut dropped = Vec::new();
+    let mut retries = Vec::new();
+    for (index, reason) in &built.skipped {
+        let tx = &request.transactions[*index];
+        let attempt: u8 = attempts[*index];
+        if reason.contains("too high, expected") && attempt < ATTEMPTS_MAX {
+            use alloy_consensus::Transaction;
+            retries.push(Retry {
+                hash: *tx.tx_hash(),
+                sender: tx.signer(),
+                nonce: tx.inner().nonce(),
+                payload: payload(&alloy_eips::eip2718::Encodable2718::encoded_2718(tx.inner()), attempt + 1),
+            });
+        } else {
+            dropped.push(*tx.tx_hash());
+        }
+    }
+    Ok(Executed::Built(Box::new(built), dropped, retries))
 }
 
-/// Decodes and recovers one transaction; `None` for bytes no honest client sends.
-pub(crate) fn recover(payload: &[u8]) -> Option<Recovered<TxEnvelope>> {
-    let envelope = decode_raw_transaction(payload).ok()?;
+/// A transaction handed over again at most this many times.
+const ATTEMPTS_MAX: u8 = 8;
+
+/// A transaction to hand to the core again once its sender's nonce reaches it.
+#[derive(Debug, Clone)]
+pub(crate) struct Retry {
+    /// Its hash.
+    pub hash: B256,
+    /// Its sender.
+    pub sender: Address,
+    /// Its nonce.
+    pub nonce: u64,
+    /// The payload of the next attempt.
+    pub payload: Vec<u8>,
+}
+
+/// The core payload of a raw transaction at `attempt`.
+pub(crate) fn payload(raw: &[u8], attempt: u8) -> Vec<u8> {
+    let mut p = Vec::with_capacity(raw.len() + 1);
+    p.push(attempt);
+    p.extend_from_slice(raw);
+    p
+}
+
+/// Decodes and recovers one payload; `None` for bytes no honest client sends.
+pub(crate) fn recover(payload: &[u8]) -> Option<(Recovered<TxEnvelope>, u8)> {
+    let (&attempt, raw) = payload.split_first()?;
+    let envelope = decode_raw_transaction(raw).ok()?;
     let signer = envelope.recover_signer().ok()?;
-    Some(Recovered::new_unchecked(envelope, signer))
+    Some((Recovered::new_unchecked(envelope, signer), attempt))
 }
 
 /// Keeps the batch's order of senders but puts each sender's transactions in nonce order in
 /// the places that sender's transactions occupy. Transactions gossiped through different
 /// replicas can arrive at the primary out of nonce order; without this the later nonce would
 /// be skipped as "nonce too high" and lost.
-pub(crate) fn nonce_ordered(txs: Vec<Recovered<TxEnvelope>>) -> Vec<Recovered<TxEnvelope>> {
+pub(crate) fn nonce_ordered<T>(txs: Vec<(Recovered<TxEnvelope>, T)>) -> Vec<(Recovered<TxEnvelope>, T)> {
     use alloy_consensus::Transaction;
-    let mut by_sender: HashMap<Address, Vec<Recovered<TxEnvelope>>> = HashMap::new();
+    let mut by_sender: HashMap<Address, Vec<(Recovered<TxEnvelope>, T)>> = HashMap::new();
     let mut slots = Vec::with_capacity(txs.len());
     for tx in txs {
-        slots.push(tx.signer());
-        by_sender.entry(tx.signer()).or_default().push(tx);
+        slots.push(tx.0.signer());
+        by_sender.entry(tx.0.signer()).or_default().push(tx);
     }
     for list in by_sender.values_mut() {
-        // Stable: equal nonces (a replacement) keep their arrival order.
-        list.sort_by_key(|t| std::cmp::Reverse(t.inner().nonce()));
+        // Popped from the back, lowest nonce first. Reversed before the stable sort so that
+        // of two equal nonces (a replacement) the earlier arrival is popped first.
+        list.reverse();
+        list.sort_by_key(|t| std::cmp::Reverse(t.0.inner().nonce()));
     }
     slots.into_iter().filter_map(|sender| by_sender.get_mut(&sender).and_then(Vec::pop)).collect()
 }
@@ -131,9 +178,9 @@ mod tests {
     fn each_sender_in_nonce_order_in_its_own_places() {
         let a = PrivateKeySigner::random();
         let b = PrivateKeySigner::random();
-        let batch = vec![signed(&a, 2), signed(&b, 5), signed(&a, 0), signed(&b, 4), signed(&a, 1)];
+        let batch: Vec<_> = [signed(&a, 2), signed(&b, 5), signed(&a, 0), signed(&b, 4), signed(&a, 1)].into_iter().map(|t| (t, 0u8)).collect();
         let ordered = nonce_ordered(batch);
-        let got: Vec<(Address, u64)> = ordered.iter().map(|t| (t.signer(), t.inner().nonce())).collect();
+        let got: Vec<(Address, u64)> = ordered.iter().map(|(t, _)| (t.signer(), t.inner().nonce())).collect();
         assert_eq!(
             got,
             vec![(a.address(), 0), (b.address(), 4), (a.address(), 1), (b.address(), 5), (a.address(), 2)]
@@ -142,7 +189,8 @@ mod tests {
 
     #[test]
     fn garbage_payloads_are_left_out() {
-        assert!(recover(&[0xde, 0xad]).is_none());
+        assert!(recover(&[0, 0xde, 0xad]).is_none());
         assert!(recover(&[]).is_none());
+        assert!(recover(&[0]).is_none());
     }
 }

@@ -17,7 +17,13 @@ pub(crate) struct Feeder {
     next: HashMap<Address, u64>,
     /// Transactions waiting for a lower nonce.
     waiting: HashMap<Address, BTreeMap<u64, Tx>>,
+    /// Transactions a block skipped for a nonce ahead of the chain, to hand over again (next
+    /// attempt) once the sender's nonce reaches them.
+    retries: HashMap<Address, BTreeMap<u64, Tx>>,
 }
+
+/// Retries kept at most (the oldest sender's are dropped beyond this).
+const RETRIES_MAX: usize = 4_096;
 
 impl Feeder {
     /// A validated transaction arrived; returns what may go to the core now, in order.
@@ -38,10 +44,30 @@ impl Feeder {
         ready
     }
 
+    /// A block skipped `tx` because `nonce` was ahead of the sender's account nonce.
+    pub(crate) fn retry(&mut self, sender: Address, nonce: u64, tx: Tx) {
+        if self.retries.values().map(BTreeMap::len).sum::<usize>() >= RETRIES_MAX {
+            tracing::warn!(%sender, nonce, "too many transactions waiting to be retried; dropping this one");
+            return;
+        }
+        self.retries.entry(sender).or_default().insert(nonce, tx);
+    }
+
     /// A block moved these senders' account nonces; returns transactions that became ready.
     pub(crate) fn on_block(&mut self, nonces: &[(Address, u64)]) -> Vec<Tx> {
         let mut ready = Vec::new();
         for (sender, state_nonce) in nonces {
+            if let Some(r) = self.retries.get_mut(sender) {
+                *r = r.split_off(state_nonce);
+                let mut next = *state_nonce;
+                while let Some(tx) = r.remove(&next) {
+                    ready.push(tx);
+                    next += 1;
+                }
+                if r.is_empty() {
+                    self.retries.remove(sender);
+                }
+            }
             let Some(next) = self.next.get_mut(sender) else { continue };
             *next = (*next).max(*state_nonce);
             if let Some(w) = self.waiting.get_mut(sender) {
@@ -57,9 +83,10 @@ impl Feeder {
         ready
     }
 
-    /// Transactions waiting for a lower nonce.
+    /// Transactions waiting for a lower nonce (or a retry).
     pub(crate) fn waiting(&self) -> usize {
-        self.waiting.values().map(BTreeMap::len).sum()
+        self.retries.values().map(BTreeMap::len).sum::<usize>() +
+        self.waiting.values().map(BTreeMap::len).sum::<usize>()
     }
 
     fn drain(&mut self, sender: Address, ready: &mut Vec<Tx>) {
@@ -107,5 +134,20 @@ mod tests {
         assert_eq!(payloads(&f.on_block(&[(a, 5)])), vec![5, 6]);
         assert!(f.on_block(&[(a, 7)]).is_empty());
         assert!(f.next.is_empty() && f.waiting.is_empty(), "nothing left behind");
+    }
+
+    #[test]
+    fn a_skipped_transaction_is_retried_when_its_predecessor_lands() {
+        let mut f = Feeder::default();
+        let a = Address::repeat_byte(1);
+        // Nonce 4 went through another replica and was ordered after our 5: 5 was skipped.
+        f.retry(a, 5, tx(55));
+        assert!(f.on_block(&[(a, 4)]).is_empty(), "4 not in yet");
+        assert_eq!(payloads(&f.on_block(&[(a, 5)])), vec![55]);
+        assert_eq!(f.waiting(), 0);
+        // A retry overtaken by the chain (the sender replaced it elsewhere) is forgotten.
+        f.retry(a, 6, tx(66));
+        assert!(f.on_block(&[(a, 9)]).is_empty());
+        assert_eq!(f.waiting(), 0);
     }
 }

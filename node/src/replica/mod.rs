@@ -65,6 +65,12 @@ fn core_config(config: &ReplicaConfig) -> anyhow::Result<Config> {
     if let Some(v) = o.slow_path_timeout_ms {
         c.slow_path_timeout_ms = v;
     }
+    if let Some(v) = o.checkpoint_interval {
+        if v == 0 || v > stele_consensus::limits::CHECKPOINT_INTERVAL_SEQS {
+            anyhow::bail!("[consensus] checkpoint_interval must be 1..={}", stele_consensus::limits::CHECKPOINT_INTERVAL_SEQS);
+        }
+        c.checkpoint_interval_seqs = v;
+    }
     Ok(c)
 }
 

@@ -113,11 +113,19 @@ impl ReplicaNode {
     }
 
     /// A block was executed: prune the pool, release waiting transactions, tell subscribers.
-    pub(crate) fn after_block(&self, nonces: &[(Address, u64)], dropped: &[B256], announced: FinalizedBlock) {
+    pub(crate) fn after_block(&self, nonces: &[(Address, u64)], dropped: &[B256], retries: Vec<super::execute::Retry>, announced: FinalizedBlock) {
         self.pool.on_block(nonces, dropped);
         {
             // Fed under the feeder's lock: see `admit`.
             let mut feeder = self.feeder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for r in retries {
+                // Only the replica that accepted it (and still pools it) retries, so one
+                // client submission is retried once, not once per replica.
+                if let Some(pooled) = self.pool.get(&r.hash) {
+                    use alloy_consensus::Transaction;
+                    feeder.retry(r.sender, r.nonce, Tx { payload: r.payload, gas: pooled.transaction.gas_limit() });
+                }
+            }
             let ready = feeder.on_block(nonces);
             self.feed(ready);
         }
@@ -138,7 +146,7 @@ impl ReplicaNode {
         let (hash, sender, nonce, gas, state_nonce) =
             (valid.hash, valid.sender, valid.transaction.nonce(), valid.transaction.gas_limit(), valid.account_nonce);
         self.pool.add(valid).map_err(|e| SubmitError::Rejected { message: e.to_string() })?;
-        let tx = Tx { payload: raw.to_vec(), gas };
+        let tx = Tx { payload: super::execute::payload(raw, 0), gas };
         // The core must receive a sender's transactions in nonce order, and concurrent
         // requests (a client sending a burst over several connections) race here: hand them
         // over while holding the lock that decided the order. Releasing it first let nonce

@@ -228,9 +228,9 @@ fn execute_loop(proofs: mpsc::Receiver<Box<CommitProof>>, node: &ReplicaNode) {
         match execute::execute_commit(&node.db, &node.spec, &proof) {
             Ok(executed) => {
                 node.to_core(Input::Executed { seq, block_hash: Digest(executed.hash().0) });
-                if let execute::Executed::Built(built, dropped) = executed {
-                    for ((_, reason), hash) in built.skipped.iter().zip(&dropped) {
-                        tracing::info!(tx = %hash, "left out of block {}: {reason}", built.header.number);
+                if let execute::Executed::Built(built, dropped, retries) = executed {
+                    for (_, reason) in &built.skipped {
+                        tracing::info!("a transaction was left out of block {}: {reason}", built.header.number);
                     }
                     let (nonces, announced) = crate::admission::block_outcome(&built);
                     tracing::info!(
@@ -240,7 +240,7 @@ fn execute_loop(proofs: mpsc::Receiver<Box<CommitProof>>, node: &ReplicaNode) {
                         hash = %built.hash,
                         "executed block"
                     );
-                    node.after_block(&nonces, &dropped, announced);
+                    node.after_block(&nonces, &dropped, retries, announced);
                 }
             }
             Err(err) => {

@@ -60,6 +60,10 @@ impl PeerLink for Loopback {
 }
 
 fn configs(dir: &Path, n: u16, empty_block_interval_ms: u64) -> Vec<ReplicaConfig> {
+    configs_with(dir, n, ConsensusSection { empty_block_interval_ms: Some(empty_block_interval_ms), ..Default::default() })
+}
+
+fn configs_with(dir: &Path, n: u16, consensus: ConsensusSection) -> Vec<ReplicaConfig> {
     let genesis = dir.join("genesis.json");
     std::fs::write(&genesis, serde_json::to_string(&dev_genesis(1337, &dev_accounts().unwrap()).unwrap()).unwrap()).unwrap();
     let mut peers = Vec::new();
@@ -81,7 +85,7 @@ fn configs(dir: &Path, n: u16, empty_block_interval_ms: u64) -> Vec<ReplicaConfi
             cluster: ClusterSection { name: "test".into(), f: 1, c: 0, genesis: genesis.clone(), ca_cert: "unused".into() },
             network: NetworkSection { listen: "127.0.0.1:1".parse().unwrap(), cert: "unused".into(), key: "unused".into() },
             rpc: RpcSection { listen: "127.0.0.1:2".parse().unwrap(), cert: "unused".into(), key: "unused".into() },
-            consensus: ConsensusSection { empty_block_interval_ms: Some(empty_block_interval_ms), ..Default::default() },
+            consensus: consensus.clone(),
             peers: peers.clone(),
         })
         .collect()
@@ -159,7 +163,7 @@ async fn four_replicas_order_execute_and_certify_the_same_blocks() {
         hashes.push(replicas[1].node.submit_transaction(transfer(&signer, nonce)).await.unwrap());
     }
     let mined = |r: &Started, h: &B256| r.node.db.read().unwrap().tx_location(h).unwrap().is_some();
-    wait_for("all 30 transactions on all replicas", Duration::from_secs(60), || {
+    wait_for("all 30 transactions on all replicas", Duration::from_secs(180), || {
         replicas.iter().all(|r| hashes.iter().all(|h| mined(r, h)))
     })
     .await;
@@ -185,7 +189,7 @@ async fn four_replicas_order_execute_and_certify_the_same_blocks() {
     // One replica cut off: the other three (n - f) keep ordering.
     down.lock().unwrap().insert(3);
     let extra = replicas[0].node.submit_transaction(transfer(&signer, 30)).await.unwrap();
-    wait_for("a transaction with replica 3 cut off", Duration::from_secs(60), || {
+    wait_for("a transaction with replica 3 cut off", Duration::from_secs(180), || {
         replicas[..3].iter().all(|r| mined(r, &extra))
     })
     .await;
@@ -194,17 +198,19 @@ async fn four_replicas_order_execute_and_certify_the_same_blocks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_cut_off_past_two_checkpoints_catches_up_by_state_transfer() {
     let dir = tempfile::tempdir().unwrap();
-    // Idle blocks as fast as the cluster orders them, so checkpoints (every 150) come soon.
-    let configs = configs(dir.path(), 4, 1);
+    // Idle blocks as fast as the cluster orders them and a checkpoint every 10 blocks, so the
+    // cut-off replica falls behind the window (2 checkpoints) soon.
+    let consensus = ConsensusSection { empty_block_interval_ms: Some(1), checkpoint_interval: Some(10), ..Default::default() };
+    let configs = configs_with(dir.path(), 4, consensus);
     let (replicas, down) = start_all(&configs);
     down.lock().unwrap().insert(3);
     let behind = head(&replicas[3]);
-    let target = behind + 2 * stele_consensus::limits::CHECKPOINT_INTERVAL_SEQS + 20;
-    wait_for("the three others to pass two checkpoints", Duration::from_secs(120), || head(&replicas[0]) >= target).await;
+    let target = behind + 4 * 10 + 5;
+    wait_for("the three others to pass four checkpoints", Duration::from_secs(300), || head(&replicas[0]) >= target).await;
     assert!(head(&replicas[3]) <= behind + 1, "the cut-off replica must not have moved");
     down.lock().unwrap().clear();
     let caught_up_to = head(&replicas[0]);
-    wait_for("replica 3 to catch up", Duration::from_secs(120), || head(&replicas[3]) >= caught_up_to).await;
+    wait_for("replica 3 to catch up", Duration::from_secs(300), || head(&replicas[3]) >= caught_up_to).await;
     let transfers = replicas[3].node.transfers_done.load(std::sync::atomic::Ordering::Relaxed);
     assert!(transfers >= 1, "replica 3 must have caught up by state transfer, not by replaying commits");
     assert_same_chain(&replicas.iter().collect::<Vec<_>>());
