@@ -6,7 +6,7 @@
 use crate::bench::{
     config::{BenchConfig, Load},
     rpc::decode_response,
-    tracker::Tracker,
+    tracker::{Completion, Tracker},
     transport::{Connection, Target},
     workload::SignedTx,
 };
@@ -126,8 +126,12 @@ async fn worker(
         tracker.sent(tx.hash, target_index);
         match open.post(tx.body.clone()).await {
             Ok((status, body)) => {
-                if let Err(err) = decode_response::<B256>(&target, "eth_sendRawTransaction", status, &body) {
-                    tracker.send_failed(tx.hash, err.kind());
+                match decode_response::<B256>(&target, "eth_sendRawTransaction", status, &body) {
+                    Err(err) => tracker.send_failed(tx.hash, err.kind()),
+                    Ok(_) if tracker.completion() == Completion::Answer => {
+                        tracker.included(target_index, tx.hash, true, tracker.now_us());
+                    }
+                    Ok(_) => {}
                 }
             }
             Err(err) => {

@@ -12,7 +12,8 @@
 //! - `heads`: per-target `newHeads` watcher and receipt fetcher; `tracker`: send → inclusion
 //! - `driver`: open/closed loop dispatch to sending workers; `progress`: the stderr line
 //! - `sampler`: CPU/RSS of node processes; `verify`: ERC-20 balance check
-//! - `report`: figures and JSON; `plot`: SVG
+//! - `report`: figures and JSON; `plot`: SVG; `sink`: a trivial endpoint for
+//!   `--generator-check`, the generator's own ceiling
 
 pub(crate) mod config;
 mod contracts;
@@ -26,6 +27,7 @@ pub(crate) mod report;
 mod rpc;
 mod sampler;
 mod setup;
+mod sink;
 mod tracker;
 pub(crate) mod transport;
 mod verify;
@@ -35,7 +37,7 @@ use config::{BenchConfig, Load, Workload};
 use error::BenchError;
 use rpc::RpcClient;
 use std::{sync::Arc, time::Instant};
-use tracker::Tracker;
+use tracker::{Completion, Tracker};
 
 /// Runs one benchmark and writes `--out` and `--plot` if asked.
 pub(crate) async fn run(config: BenchConfig) -> Result<report::Report, BenchError> {
@@ -56,7 +58,7 @@ pub(crate) async fn run(config: BenchConfig) -> Result<report::Report, BenchErro
         Load::Closed { concurrency } => concurrency,
         Load::Open { .. } => 0,
     };
-    let tracker = Arc::new(Tracker::new(permits));
+    let tracker = Arc::new(Tracker::new(permits, Completion::Inclusion));
     let mut background = Vec::new();
     for (index, client) in clients.iter().enumerate() {
         let head: alloy_primitives::U64 = client.call("eth_blockNumber", ()).await?;
@@ -101,4 +103,35 @@ pub(crate) async fn run(config: BenchConfig) -> Result<report::Report, BenchErro
         plot::write(&report, path)?;
     }
     Ok(report)
+}
+
+/// `--generator-check`: runs the send path against the in-process sink (see `sink.rs`) and
+/// returns the answered requests per second. `config.targets` is ignored.
+pub(crate) async fn check_generator(mut config: BenchConfig) -> Result<report::Report, BenchError> {
+    let address = sink::start().await?;
+    config.targets = vec![Arc::new(transport::Target::parse(&format!("http://{address}/"), None)?)];
+    let senders = (0..config.accounts)
+        .map(|i| keys::sender(config.seed, i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BenchError::Setup { what: format!("sender key: {e}") })?;
+    let nonces = vec![0; senders.len()];
+    let fees = workload::Fees { chain_id: 1, max_fee_per_gas: 2_000_000_000, max_priority_fee_per_gas: 1_000_000_000 };
+    let (workload, seed, count) = (config.workload, config.seed, config.txs);
+    let signing = Instant::now();
+    let txs = tokio::task::spawn_blocking(move || {
+        workload::presign(workload, seed, alloy_primitives::Address::ZERO, &senders, &nonces, fees, count)
+    })
+    .await
+    .map_err(|e| BenchError::Setup { what: format!("signing task: {e}") })??;
+    eprintln!("generator check: {} transactions pre-signed in {:.1}s; sink at {address}", txs.len(), signing.elapsed().as_secs_f64());
+    let permits = match config.load {
+        Load::Closed { concurrency } => concurrency,
+        Load::Open { .. } => 0,
+    };
+    let tracker = Arc::new(Tracker::new(permits, Completion::Answer));
+    let progress = tokio::spawn(progress::run(tracker.clone()));
+    let window = driver::run(&config, Arc::new(txs), tracker.clone()).await;
+    progress.abort();
+    let outcome = tracker.finish();
+    Ok(report::build(&config, window, outcome, Vec::new(), None, 0))
 }

@@ -53,9 +53,19 @@ pub(crate) struct Outcome {
     pub(crate) errors: BTreeMap<String, u64>,
 }
 
+/// When a sent transaction counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completion {
+    /// When a block holding it is announced: the real measurement.
+    Inclusion,
+    /// When the endpoint answers the send: only for `--generator-check`.
+    Answer,
+}
+
 /// Shared by the senders, the block watchers and the progress line.
 #[derive(Debug)]
 pub(crate) struct Tracker {
+    completion: Completion,
     epoch: Instant,
     state: Mutex<State>,
     permits: Arc<Semaphore>,
@@ -63,13 +73,18 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     /// A tracker whose closed-loop permits start at `permits`.
-    pub(crate) fn new(permits: usize) -> Self {
-        Self { epoch: Instant::now(), state: Mutex::default(), permits: Arc::new(Semaphore::new(permits)) }
+    pub(crate) fn new(permits: usize, completion: Completion) -> Self {
+        Self { completion, epoch: Instant::now(), state: Mutex::default(), permits: Arc::new(Semaphore::new(permits)) }
     }
 
     /// Microseconds since the tracker was made.
     pub(crate) fn now_us(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// When a transaction counts as done.
+    pub(crate) fn completion(&self) -> Completion {
+        self.completion
     }
 
     /// The closed-loop permits: one per transaction allowed in flight.
@@ -160,7 +175,7 @@ mod tests {
 
     #[test]
     fn inclusion_only_counts_on_the_target_it_was_sent_to() {
-        let tracker = Tracker::new(0);
+        let tracker = Tracker::new(0, Completion::Inclusion);
         let hash = B256::repeat_byte(1);
         tracker.sent(hash, 1);
         tracker.included(0, hash, true, tracker.now_us());
@@ -172,7 +187,7 @@ mod tests {
 
     #[test]
     fn failures_and_leftovers_are_counted_by_kind() {
-        let tracker = Tracker::new(0);
+        let tracker = Tracker::new(0, Completion::Inclusion);
         tracker.sent(B256::repeat_byte(1), 0);
         tracker.sent(B256::repeat_byte(2), 0);
         tracker.sent(B256::repeat_byte(3), 0);

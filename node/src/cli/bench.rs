@@ -22,7 +22,7 @@ const CONNECTIONS_MAX: usize = 512;
 #[command(group(clap::ArgGroup::new("load").required(true).args(["rate", "concurrency"])))]
 pub(crate) struct BenchArgs {
     /// JSON-RPC endpoint (https://… or, for anvil, http://…); repeat for a cluster.
-    #[arg(long = "target", required = true)]
+    #[arg(long = "target", required_unless_present = "generator_check")]
     targets: Vec<String>,
     /// CA certificate (PEM) that https targets must chain to; nothing else is trusted.
     #[arg(long)]
@@ -72,6 +72,10 @@ pub(crate) struct BenchArgs {
     /// Write an SVG of throughput and latency over time here.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Measure the generator itself against a trivial in-process endpoint (no node, no
+    /// setup; a transaction is done when answered) and print the request rate it reaches.
+    #[arg(long)]
+    generator_check: bool,
 }
 
 /// Parses `500ms`, `30s`, `2m` or a bare number of seconds.
@@ -112,7 +116,7 @@ impl BenchArgs {
             .connections
             .unwrap_or(match load {
                 Load::Open { .. } => OPEN_LOOP_CONNECTIONS,
-                Load::Closed { concurrency } => concurrency.div_ceil(targets.len()),
+                Load::Closed { concurrency } => concurrency.div_ceil(targets.len().max(1)),
             })
             .clamp(1, CONNECTIONS_MAX);
         let mut pids = self.pids;
@@ -142,8 +146,17 @@ impl BenchArgs {
 }
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let generator_check = args.generator_check;
     let config = args.into_config()?;
     let runtime = tokio::runtime::Runtime::new()?;
+    if generator_check {
+        let report = runtime.block_on(crate::bench::check_generator(config))?;
+        println!(
+            "generator check: {:.0} eth_sendRawTransaction answered per second over {:.1}s ({} sent, errors {:?})",
+            report.tx_per_s, report.window_s, report.sent, report.errors
+        );
+        return Ok(());
+    }
     let report = runtime.block_on(crate::bench::run(config))?;
     println!(
         "{} {}: {:.0} tx/s sustained (offered {:.0}/s) over {:.1}s; finality p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms ({} samples)",
