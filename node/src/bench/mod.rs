@@ -67,8 +67,8 @@ pub(crate) async fn run(config: BenchConfig) -> Result<report::Report, BenchErro
     // Let the subscriptions open before the first send, so the first blocks are stamped on
     // announcement rather than when a late subscription catches up.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let processes = Arc::new(tokio::sync::Mutex::new(Vec::new()));
-    background.push(tokio::spawn(sampler::run(config.pids.clone(), tracker.clone(), processes.clone())));
+    let sampler = Arc::new(tokio::sync::Mutex::new(sampler::Sampler::new(&config.pids, tracker.now_us())));
+    background.push(tokio::spawn(sampler::run(sampler.clone(), tracker.clone())));
     background.push(tokio::spawn(progress::run(tracker.clone())));
 
     eprintln!(
@@ -84,8 +84,13 @@ pub(crate) async fn run(config: BenchConfig) -> Result<report::Report, BenchErro
     for task in &background {
         task.abort();
     }
+    // A last sample covers the tail that a short run ends in.
+    let processes = {
+        let mut sampler = sampler.lock().await;
+        sampler.sample(tracker.now_us());
+        sampler.series()
+    };
     let outcome = tracker.finish();
-    let processes = processes.lock().await.clone();
 
     let verification = if config.workload == Workload::Erc20 {
         let succeeded = outcome.included.iter().filter(|i| i.succeeded).count() as u64;

@@ -150,7 +150,12 @@ pub(crate) fn build(
     let processes = processes
         .into_iter()
         .map(|series| {
-            let measured: Vec<_> = series.samples.iter().filter(|s| in_window((s.t_s * 1e6) as u64)).collect();
+            // A sample covers (t - interval, t]: keep those that overlap the window.
+            let overlaps = |s: &&crate::bench::sampler::Sample| {
+                let end_us = (s.t_s * 1e6) as u64;
+                end_us >= from && end_us.saturating_sub((s.interval_s * 1e6) as u64) <= to
+            };
+            let measured: Vec<_> = series.samples.iter().filter(overlaps).collect();
             let cpu_percent_mean = if measured.is_empty() { 0.0 } else { measured.iter().map(|s| s.cpu_percent).sum::<f64>() / measured.len() as f64 };
             let rss_mib_max = series.samples.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
             ProcessSummary { pid: series.pid, cpu_percent_mean, rss_mib_max, series }

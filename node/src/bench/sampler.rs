@@ -1,5 +1,6 @@
-//! Samples CPU and resident memory of the node processes (`--pid`) once a second from
-//! /proc, so a figure says what it cost. CPU is user + system time over wall time, in percent
+//! Samples CPU and resident memory of the node processes (`--pid`) once a second, and once
+//! more when the run ends, from /proc, so a figure says what it cost. CPU is user + system time
+//! over wall time, in percent
 //! of one core (200% = both cores of a 2-core machine).
 
 use crate::bench::tracker::Tracker;
@@ -12,8 +13,10 @@ pub(crate) const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// One sample of one process.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub(crate) struct Sample {
-    /// Seconds since the run started (tracker clock).
+    /// End of the sampled interval, seconds since the run started (tracker clock).
     pub(crate) t_s: f64,
+    /// Length of the sampled interval.
+    pub(crate) interval_s: f64,
     /// CPU over the last interval, percent of one core.
     pub(crate) cpu_percent: f64,
     pub(crate) rss_mib: f64,
@@ -59,28 +62,53 @@ fn rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Samples `pids` into `out` every `SAMPLE_INTERVAL` until aborted.
-pub(crate) async fn run(pids: Vec<u32>, tracker: Arc<Tracker>, out: Arc<Mutex<Vec<ProcessSeries>>>) {
-    if pids.is_empty() {
-        return;
+/// The sampling state of every process: the last reading, and the series so far.
+#[derive(Debug)]
+pub(crate) struct Sampler {
+    ticks_per_s: f64,
+    last: Vec<(Option<u64>, u64)>,
+    series: Vec<ProcessSeries>,
+}
+
+impl Sampler {
+    /// Takes the first reading of each of `pids` now.
+    pub(crate) fn new(pids: &[u32], now_us: u64) -> Self {
+        Self {
+            ticks_per_s: clock_ticks_per_s(),
+            last: pids.iter().map(|&pid| (cpu_ticks(pid), now_us)).collect(),
+            series: pids.iter().map(|&pid| ProcessSeries { pid, samples: Vec::new() }).collect(),
+        }
     }
-    let ticks_per_s = clock_ticks_per_s();
-    out.lock().await.extend(pids.iter().map(|&pid| ProcessSeries { pid, samples: Vec::new() }));
-    let mut last: Vec<(Option<u64>, u64)> = pids.iter().map(|&pid| (cpu_ticks(pid), tracker.now_us())).collect();
+
+    /// Records one sample per process covering the time since the previous one; a process
+    /// that is gone (or not readable) is skipped.
+    pub(crate) fn sample(&mut self, now_us: u64) {
+        for (last, series) in self.last.iter_mut().zip(&mut self.series) {
+            let ticks = cpu_ticks(series.pid);
+            let (Some(before), Some(after), Some(rss)) = (last.0, ticks, rss_mib(series.pid)) else { continue };
+            let interval_s = now_us.saturating_sub(last.1) as f64 / 1e6;
+            if interval_s <= 0.0 {
+                continue;
+            }
+            let cpu_percent = after.saturating_sub(before) as f64 / self.ticks_per_s / interval_s * 100.0;
+            *last = (ticks, now_us);
+            series.samples.push(Sample { t_s: now_us as f64 / 1e6, interval_s, cpu_percent, rss_mib: rss });
+        }
+    }
+
+    /// The series so far.
+    pub(crate) fn series(&self) -> Vec<ProcessSeries> {
+        self.series.clone()
+    }
+}
+
+/// Samples every `SAMPLE_INTERVAL` until aborted.
+pub(crate) async fn run(sampler: Arc<Mutex<Sampler>>, tracker: Arc<Tracker>) {
     let mut interval = tokio::time::interval(SAMPLE_INTERVAL);
     interval.tick().await;
     loop {
         interval.tick().await;
-        let mut series = out.lock().await;
-        for (i, &pid) in pids.iter().enumerate() {
-            let now_us = tracker.now_us();
-            let ticks = cpu_ticks(pid);
-            let (Some(before), Some(after), Some(rss)) = (last[i].0, ticks, rss_mib(pid)) else { continue };
-            let wall_s = (now_us - last[i].1) as f64 / 1e6;
-            let cpu_percent = (after.saturating_sub(before)) as f64 / ticks_per_s / wall_s * 100.0;
-            last[i] = (ticks, now_us);
-            series[i].samples.push(Sample { t_s: now_us as f64 / 1e6, cpu_percent, rss_mib: rss });
-        }
+        sampler.lock().await.sample(tracker.now_us());
     }
 }
 
