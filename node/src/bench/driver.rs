@@ -80,6 +80,12 @@ pub(crate) async fn run(config: &BenchConfig, txs: Arc<Vec<SignedTx>>, tracker: 
         }
         dispatched += 1;
     }
+    if let (Load::Open { rate_per_s }, true) = (config.load, exhausted) {
+        // An open loop that sent everything ran out only if the next slot was still inside
+        // the run: the default `--txs` is exactly rate x time, which is not running out.
+        let next_due = start + Duration::from_secs_f64(txs.len() as f64 / f64::from(rate_per_s));
+        exhausted = next_due < end;
+    }
     let sends_end_us = tracker.now_us();
     drop(queues);
 

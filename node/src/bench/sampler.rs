@@ -1,7 +1,6 @@
 //! Samples CPU and resident memory of the node processes (`--pid`) once a second, and once
 //! more when the run ends, from /proc, so a figure says what it cost. CPU is user + system time
-//! over wall time, in percent
-//! of one core (200% = both cores of a 2-core machine).
+//! over wall time, in percent of one core (200% = both cores of a 2-core machine).
 
 use crate::bench::tracker::Tracker;
 use std::{sync::Arc, time::Duration};
