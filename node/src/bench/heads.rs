@@ -16,6 +16,8 @@ use tokio_tungstenite::tungstenite::Message;
 /// Receipt fetches in flight per target: enough to keep up with anvil's one block per
 /// transaction, few enough not to compete with the measured sends.
 const RECEIPT_FETCHES_IN_FLIGHT: usize = 4;
+/// Tries per block before its receipts are given up on (and counted as an error).
+const RECEIPT_FETCH_ATTEMPTS: u32 = 3;
 /// Pause before reopening a dropped subscription.
 const RESUBSCRIBE_DELAY: Duration = Duration::from_millis(100);
 
@@ -98,9 +100,18 @@ async fn fetch_blocks(
             .map(|number| {
                 let client = client.clone();
                 async move {
-                    client
-                        .call::<_, Option<Vec<TransactionReceipt>>>("eth_getBlockReceipts", (U64::from(number),))
-                        .await
+                    // A node under load may drop a connection; a block whose receipts are
+                    // never read would leave its transactions "not included".
+                    let mut attempt = 1;
+                    loop {
+                        let result = client
+                            .call::<_, Option<Vec<TransactionReceipt>>>("eth_getBlockReceipts", (U64::from(number),))
+                            .await;
+                        match result {
+                            Err(_) if attempt < RECEIPT_FETCH_ATTEMPTS => attempt += 1,
+                            other => break other,
+                        }
+                    }
                 }
             })
             .buffered(RECEIPT_FETCHES_IN_FLIGHT);
