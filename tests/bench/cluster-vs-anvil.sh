@@ -12,8 +12,9 @@
 #
 # Environment (defaults in brackets):
 #   STELE_BIN    [$CARGO_TARGET_DIR/release/stele]   ANVIL [tests/clients/node_modules/…/anvil]
+#   BENCH_BIN    [$STELE_BIN] the `stele` that runs `stele bench` (the generator)
 #   REPLICAS [1]  WORKLOAD [erc20]  ACCOUNTS [1000]  WARMUP [5s]  DURATION [30s]
-#   CONCURRENCY [256]  RATE [1000]  CLOSED_TXS [pre-signed for the closed loop: 150000]
+#   CONCURRENCY [256]  RATE [1000]  CLOSED_TXS [pre-signed for the closed loop: 80000]
 #   OUT [/tmp/stele-bench-results/<UTC date-time>]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -27,10 +28,13 @@ WARMUP="${WARMUP:-5s}"
 DURATION="${DURATION:-30s}"
 CONCURRENCY="${CONCURRENCY:-256}"
 RATE="${RATE:-1000}"
-CLOSED_TXS="${CLOSED_TXS:-150000}"
+CLOSED_TXS="${CLOSED_TXS:-80000}"
+BENCH_BIN="${BENCH_BIN:-$STELE_BIN}"
 OUT="${OUT:-/tmp/stele-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
 
-[ -x "$STELE_BIN" ] || { echo "no $STELE_BIN: cargo build --release -p stele-node --bin stele" >&2; exit 1; }
+for bin in "$STELE_BIN" "$BENCH_BIN"; do
+  [ -x "$bin" ] || { echo "no $bin: cargo build --release -p stele-node --bin stele" >&2; exit 1; }
+done
 if [ ! -x "$ANVIL" ]; then
   bash "$root/tests/clients/setup.sh" >/dev/null || true
   [ -x "$ANVIL" ] || { echo "no anvil at $ANVIL (bash tests/clients/setup.sh installs it)" >&2; exit 1; }
@@ -82,6 +86,8 @@ anvil_args=(--label anvil --target "http://127.0.0.1:$anvil_port" --pid "$anvil_
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git -C "$root" rev-parse --short HEAD)"
+  echo "node binary: $STELE_BIN"
+  echo "generator binary: $BENCH_BIN"
   echo "nproc: $(nproc)"
   echo "uptime: $(uptime)"
   echo "stele: ${stele_targets[*]} (replicas $REPLICAS)"
@@ -90,8 +96,8 @@ anvil_args=(--label anvil --target "http://127.0.0.1:$anvil_port" --pid "$anvil_
 
 run() { # NAME ARGS…
   local name="$1"; shift
-  echo "==> $name: $STELE_BIN bench $*"
-  "$STELE_BIN" bench "$@" --out "$OUT/$name.json" --plot "$OUT/$name.svg" 2>"$OUT/$name.log" | tee "$OUT/$name.txt"
+  echo "==> $name: $BENCH_BIN bench $*"
+  "$BENCH_BIN" bench "$@" --out "$OUT/$name.json" --plot "$OUT/$name.svg" 2>"$OUT/$name.log" | tee "$OUT/$name.txt"
 }
 # Seeds differ per run so every run funds fresh senders (no nonce carried over).
 run stele-closed "${stele_args[@]}" "${common[@]}" --seed 11 --concurrency "$CONCURRENCY" --txs "$CLOSED_TXS"
@@ -102,15 +108,17 @@ run anvil-open "${anvil_args[@]}" "${common[@]}" --seed 14 --rate "$RATE"
 python3 - "$OUT" <<'PY' | tee "$OUT/table.md"
 import json, sys, os
 out = sys.argv[1]
-print("| node | load | offered tx/s | sustained tx/s | p50 ms | p95 ms | p99 ms | errors | node CPU % (1 core = 100) | node RSS MiB |")
-print("|---|---|---:|---:|---:|---:|---:|---|---:|---:|")
+print("| node | load | offered tx/s | sustained tx/s | p50 ms | p95 ms | p99 ms | errors | node CPU % (1 core = 100) | node RSS MiB | generator CPU % |")
+print("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
 for name in ["stele-closed", "anvil-closed", "stele-open", "anvil-open"]:
     r = json.load(open(os.path.join(out, name + ".json")))
     load = f"closed, {r['concurrency']} in flight" if r["mode"] == "closed" else f"open, {r['rate_per_s']}/s"
     errors = ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "none"
-    cpu = sum(p["cpu_percent_mean"] for p in r["processes"])
-    rss = sum(p["rss_mib_max"] for p in r["processes"])
+    nodes = [p for p in r["processes"] if p["role"] == "node"]
+    cpu = sum(p["cpu_percent_mean"] for p in nodes)
+    rss = sum(p["rss_mib_max"] for p in nodes)
+    gen = sum(p["cpu_percent_mean"] for p in r["processes"] if p["role"] == "generator")
     l = r["latency"]
-    print(f"| {r['label']} | {load} | {r['offered_tx_per_s']:.0f} | {r['tx_per_s']:.0f} | {l['p50_ms']:.1f} | {l['p95_ms']:.1f} | {l['p99_ms']:.1f} | {errors} | {cpu:.0f} | {rss:.0f} |")
+    print(f"| {r['label']} | {load} | {r['offered_tx_per_s']:.0f} | {r['tx_per_s']:.0f} | {l['p50_ms']:.1f} | {l['p95_ms']:.1f} | {l['p99_ms']:.1f} | {errors} | {cpu:.0f} | {rss:.0f} | {gen:.0f} |")
 PY
 echo "reports, plots and logs in $OUT"

@@ -58,8 +58,11 @@ if not verify.get("ok") or verify.get("receivers_sum") != str(txs) or verify.get
     problems.append(f"token balances do not add up: {verify}")
 if not report.get("tx_per_s", 0) > 0 or not report["latency"]["p50_ms"] > 0:
     problems.append("no throughput or latency measured")
-if not report.get("processes") or report["processes"][0]["rss_mib_max"] <= 0:
+nodes = [p for p in report.get("processes", []) if p.get("role") == "node"]
+if not nodes or nodes[0]["rss_mib_max"] <= 0:
     problems.append("no process samples for the node pid")
+if not any(p.get("role") == "generator" for p in report.get("processes", [])):
+    problems.append("no process samples for the generator itself")
 if problems:
     print("report check FAILED:\n  " + "\n  ".join(problems)); sys.exit(1)
 print(f"report ok: {report['succeeded']} included with status 1, {report['tx_per_s']:.0f} tx/s, p50 {report['latency']['p50_ms']:.1f} ms")

@@ -7,6 +7,8 @@ use std::{sync::Arc, time::Duration};
 /// Prints until aborted.
 pub(crate) async fn run(tracker: Arc<Tracker>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
+    // On a loaded machine a tick can be late; print once, not a burst of catch-up lines.
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
     let mut seen = 0usize;
     let started_us = tracker.now_us();

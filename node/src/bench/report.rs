@@ -36,6 +36,7 @@ pub(crate) struct Second {
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct ProcessSummary {
     pub(crate) pid: u32,
+    pub(crate) role: crate::bench::sampler::Role,
     pub(crate) cpu_percent_mean: f64,
     pub(crate) rss_mib_max: f64,
     pub(crate) series: ProcessSeries,
@@ -158,7 +159,7 @@ pub(crate) fn build(
             let measured: Vec<_> = series.samples.iter().filter(overlaps).collect();
             let cpu_percent_mean = if measured.is_empty() { 0.0 } else { measured.iter().map(|s| s.cpu_percent).sum::<f64>() / measured.len() as f64 };
             let rss_mib_max = series.samples.iter().map(|s| s.rss_mib).fold(0.0, f64::max);
-            ProcessSummary { pid: series.pid, cpu_percent_mean, rss_mib_max, series }
+            ProcessSummary { pid: series.pid, role: series.role, cpu_percent_mean, rss_mib_max, series }
         })
         .collect();
     Report {

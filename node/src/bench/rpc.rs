@@ -84,12 +84,24 @@ impl RpcClient {
     /// POSTs on an idle connection (or a new one); a connection that failed is dropped.
     async fn post(&self, body: Bytes) -> Result<(http::StatusCode, Bytes), BenchError> {
         let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
-        let mut connection = match idle {
-            Some(connection) => connection,
-            None => self.target.connect().await?,
+        let answer = match idle {
+            Some(mut connection) => match connection.post(body.clone()).await {
+                Ok(answer) => Ok((connection, answer)),
+                // The server may have closed an idle keep-alive connection (a node under load
+                // does): the request was not answered, so one retry on a fresh connection is
+                // safe, and a send that did arrive twice is refused as already known.
+                Err(_) => self.fresh_post(body).await,
+            },
+            None => self.fresh_post(body).await,
         };
-        let answer = connection.post(body).await?;
+        let (connection, answer) = answer?;
         self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(connection);
         Ok(answer)
+    }
+
+    async fn fresh_post(&self, body: Bytes) -> Result<(Connection, (http::StatusCode, Bytes)), BenchError> {
+        let mut connection = self.target.connect().await?;
+        let answer = connection.post(body).await?;
+        Ok((connection, answer))
     }
 }

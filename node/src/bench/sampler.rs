@@ -21,10 +21,21 @@ pub(crate) struct Sample {
     pub(crate) rss_mib: f64,
 }
 
+/// Whose process it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Role {
+    /// A `--pid`: a replica or anvil.
+    Node,
+    /// `stele bench` itself: it shares the cores with the node, so its cost matters too.
+    Generator,
+}
+
 /// The samples of one process.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct ProcessSeries {
     pub(crate) pid: u32,
+    pub(crate) role: Role,
     pub(crate) samples: Vec<Sample>,
 }
 
@@ -70,12 +81,17 @@ pub(crate) struct Sampler {
 }
 
 impl Sampler {
-    /// Takes the first reading of each of `pids` now.
+    /// Takes the first reading of each of `pids` (nodes) and of this process now.
     pub(crate) fn new(pids: &[u32], now_us: u64) -> Self {
+        let processes: Vec<(u32, Role)> = pids
+            .iter()
+            .map(|&pid| (pid, Role::Node))
+            .chain(std::iter::once((std::process::id(), Role::Generator)))
+            .collect();
         Self {
             ticks_per_s: clock_ticks_per_s(),
-            last: pids.iter().map(|&pid| (cpu_ticks(pid), now_us)).collect(),
-            series: pids.iter().map(|&pid| ProcessSeries { pid, samples: Vec::new() }).collect(),
+            last: processes.iter().map(|&(pid, _)| (cpu_ticks(pid), now_us)).collect(),
+            series: processes.iter().map(|&(pid, role)| ProcessSeries { pid, role, samples: Vec::new() }).collect(),
         }
     }
 
@@ -104,6 +120,7 @@ impl Sampler {
 /// Samples every `SAMPLE_INTERVAL` until aborted.
 pub(crate) async fn run(sampler: Arc<Mutex<Sampler>>, tracker: Arc<Tracker>) {
     let mut interval = tokio::time::interval(SAMPLE_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
     loop {
         interval.tick().await;

@@ -175,7 +175,8 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("error {kind}: {count}");
     }
     for p in &report.processes {
-        println!("pid {}: CPU {:.0}% of one core (mean), RSS {:.0} MiB (max)", p.pid, p.cpu_percent_mean, p.rss_mib_max);
+        let role = serde_json::to_value(p.role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        println!("{role} pid {}: CPU {:.0}% of one core (mean), RSS {:.0} MiB (max)", p.pid, p.cpu_percent_mean, p.rss_mib_max);
     }
     if let Some(v) = &report.verify {
         println!("erc20 check: supply {} = holders {}; receivers {} (expected {}): {}", v.total_supply, v.holders_sum, v.receivers_sum, v.expected_receivers_sum, if v.ok { "ok" } else { "MISMATCH" });
