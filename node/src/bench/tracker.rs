@@ -97,10 +97,12 @@ impl Tracker {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers `hash` as sent to `target` now. Called before the request is written, so a
-    /// block that is announced before the HTTP answer arrives still finds it.
-    pub(crate) fn sent(&self, hash: B256, target: usize) {
-        let sent_us = self.now_us();
+    /// Registers `hash` as sent to `target`, latency counting from `intended_us` (see
+    /// `driver.rs`: when the transaction was due, not when a connection was free). Called
+    /// before the request is written, so a block announced before the HTTP answer arrives
+    /// still finds it.
+    pub(crate) fn sent(&self, hash: B256, target: usize, intended_us: u64) {
+        let sent_us = intended_us.min(self.now_us());
         let mut state = self.state();
         state.sent += 1;
         state.pending.insert(hash, Pending { target, sent_us });
@@ -177,7 +179,7 @@ mod tests {
     fn inclusion_only_counts_on_the_target_it_was_sent_to() {
         let tracker = Tracker::new(0, Completion::Inclusion);
         let hash = B256::repeat_byte(1);
-        tracker.sent(hash, 1);
+        tracker.sent(hash, 1, tracker.now_us());
         tracker.included(0, hash, true, tracker.now_us());
         assert_eq!(tracker.counts().in_flight, 1);
         tracker.included(1, hash, true, tracker.now_us());
@@ -188,9 +190,9 @@ mod tests {
     #[test]
     fn failures_and_leftovers_are_counted_by_kind() {
         let tracker = Tracker::new(0, Completion::Inclusion);
-        tracker.sent(B256::repeat_byte(1), 0);
-        tracker.sent(B256::repeat_byte(2), 0);
-        tracker.sent(B256::repeat_byte(3), 0);
+        tracker.sent(B256::repeat_byte(1), 0, 0);
+        tracker.sent(B256::repeat_byte(2), 0, 0);
+        tracker.sent(B256::repeat_byte(3), 0, 0);
         tracker.send_failed(B256::repeat_byte(1), "rpc -32000: nonce too low".into());
         tracker.included(0, B256::repeat_byte(2), false, tracker.now_us());
         let outcome = tracker.finish();
