@@ -20,7 +20,8 @@ pub(crate) async fn run(tracker: Arc<Tracker>) {
         latest.sort_unstable();
         eprintln!(
             "[{:>4}s] sent {:>8}  included {:>8}  in flight {:>6}  errors {:>5}  {:>7} tx/s  p50 {:>7.1} ms",
-            (tracker.now_us() - started_us) / 1_000_000,
+            // Rounded: ticks land a hair before or after each whole second.
+            (tracker.now_us() - started_us + 500_000) / 1_000_000,
             counts.sent,
             counts.included,
             counts.in_flight,
