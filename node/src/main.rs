@@ -2,6 +2,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod admission;
+mod bench;
 mod cli;
 mod dev;
 mod replica;

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch; one file per subcommand.
 
+mod bench;
 mod bench_exec;
 pub(crate) mod import;
 pub(crate) mod init;
@@ -30,6 +31,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Benchmark execution: blocks of transfers through the block builder.
     BenchExec(bench_exec::BenchExecArgs),
+    /// Load a running chain (replicas or anvil) with transactions; measure finality and throughput.
+    Bench(bench::BenchArgs),
     /// Run a dev chain with embedded defaults: TLS, dev accounts, instant blocks.
     Up(up::UpArgs),
     /// Write keys, certificates and one config per replica for a new cluster.
@@ -56,6 +59,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Up(args) => up::run(args),
         Command::BenchExec(args) => bench_exec::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Init(args) => init::run(args),
         Command::Run(args) => run::run(args),
