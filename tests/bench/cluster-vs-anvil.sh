@@ -13,7 +13,7 @@
 # Environment (defaults in brackets):
 #   STELE_BIN    [$CARGO_TARGET_DIR/release/stele]   ANVIL [tests/clients/node_modules/…/anvil]
 #   BENCH_BIN    [$STELE_BIN] the `stele` that runs `stele bench` (the generator)
-#   REPLICAS [1]  WORKLOAD [erc20]  ACCOUNTS [1000]  WARMUP [5s]  DURATION [30s]
+#   REPLICAS [4]  WORKLOAD [erc20]  ACCOUNTS [1000]  WARMUP [5s]  DURATION [30s]
 #   CONCURRENCY [256]  RATE [1000]  CLOSED_TXS [pre-signed for the closed loop: 80000]
 #   OUT [/tmp/stele-bench-results/<UTC date-time>]
 set -euo pipefail
@@ -21,7 +21,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 STELE_BIN="${STELE_BIN:-$CARGO_TARGET_DIR/release/stele}"
 ANVIL="${ANVIL:-$root/tests/clients/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}"
-REPLICAS="${REPLICAS:-1}"
+REPLICAS="${REPLICAS:-4}"
 WORKLOAD="${WORKLOAD:-erc20}"
 ACCOUNTS="${ACCOUNTS:-1000}"
 WARMUP="${WARMUP:-5s}"
@@ -58,13 +58,25 @@ if [ -n "${STELE_TARGETS:-}" ]; then
 else
   stele_datadir="$(mktemp -d /tmp/stele-bench.XXXXXX)"
   port="$(free_port)"
-  up=("$STELE_BIN" up --datadir "$stele_datadir" --port "$port")
-  [ "$REPLICAS" = 1 ] || up+=(--replicas "$REPLICAS")
+  up=("$STELE_BIN" up --datadir "$stele_datadir" --port "$port" --replicas "$REPLICAS")
+  if [ "$REPLICAS" = 1 ]; then
+    stele_ca="$stele_datadir/tls/ca.pem"
+  else
+    # Replicas listen on port..port+N-1 (RPC) and a free p2p range.
+    up+=(--p2p-port "$(free_port)")
+    stele_ca="$stele_datadir/cluster/ca/ca.crt"
+  fi
   "${up[@]}" >"$OUT/stele-up.log" 2>&1 &
   started+=($!)
-  stele_pids=($!)
-  stele_ca="$stele_datadir/tls/ca.pem"
-  python3 "$root/tests/clients/lib/wait_rpc.py" "https://127.0.0.1:$port" "$stele_ca" 120 "${stele_pids[0]}" >/dev/null
+  up_pid=$!
+  for _ in $(seq 1 600); do grep -q '^Ready' "$OUT/stele-up.log" 2>/dev/null && break; kill -0 "$up_pid" || break; sleep 0.2; done
+  python3 "$root/tests/clients/lib/wait_rpc.py" "https://127.0.0.1:$port" "$stele_ca" 120 "$up_pid" >/dev/null
+  if [ "$REPLICAS" = 1 ]; then
+    stele_pids=("$up_pid")
+  else
+    # CPU and RSS are sampled on the replica processes, not the supervisor.
+    mapfile -t stele_pids < <(pgrep -f "$stele_datadir/cluster/replica-[0-9]*/config.toml")
+  fi
   # A cluster prints one endpoint per replica; a single replica prints one.
   mapfile -t stele_targets < <(grep -o 'https://[0-9.]*:[0-9]*' "$OUT/stele-up.log" | sort -u)
   [ ${#stele_targets[@]} -gt 0 ] || stele_targets=("https://127.0.0.1:$port")
