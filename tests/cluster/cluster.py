@@ -316,7 +316,14 @@ class Cluster:
                         raise Failure(f"replica {i}: failed receipts {bad[:3]}")
             return True
 
-        self.wait(all_mined, timeout, f"all {len(self.accepted)} accepted transactions mined on replicas {replicas}")
+        try:
+            self.wait(all_mined, timeout, f"all {len(self.accepted)} accepted transactions mined on replicas {replicas}")
+        except Failure as e:
+            try:
+                lost = {i: [f"#{self.accepted.index(h)} {h}" for h in hs] for i, hs in missing_report(self, replicas).items() if hs}
+            except Exception:  # noqa: BLE001
+                lost = "unknown"
+            raise Failure(f"{e}; missing (index in send order, sent round-robin): {lost}") from None
 
     def assert_same_blocks(self, replicas=None):
         """No two replicas hold different blocks at the same height (up to the lowest head)."""
@@ -342,3 +349,12 @@ class Cluster:
             return text in re.sub(r"\x1b\[[0-9;]*m", "", open(self.logs[i], errors="replace").read())
         except OSError:
             return False
+
+
+def missing_report(c, replicas):
+    """Which accepted transactions a replica lacks (for failure messages)."""
+    out = {}
+    for i in replicas:
+        got = c.rpc_batch(i, [("eth_getTransactionReceipt", [h]) for h in c.accepted])
+        out[i] = [h for h, r in zip(c.accepted, got) if r is None]
+    return out

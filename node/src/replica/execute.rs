@@ -9,9 +9,9 @@
 //!
 //! A transaction's payload in the consensus core is `[attempt] ++ raw transaction`. The core
 //! identifies transactions by payload and never orders the same payload twice; a transaction
-//! skipped only because its nonce was ahead of the chain (its predecessor was ordered later,
-//! e.g. sent through another replica) is handed over again with the next attempt number
-//! once its predecessor is in, instead of being lost.
+//! skipped only because its nonce was ahead of the chain (its predecessor was ordered later)
+//! is handed over again by every replica with the next attempt number once its predecessor
+//! is in (`feeder`), instead of being lost.
 
 use alloy_consensus::{transaction::{Recovered, SignerRecoverable}, TxEnvelope};
 use alloy_primitives::{Address, B256};
@@ -97,6 +97,7 @@ pub(crate) fn execute_commit(db: &ChainDb, spec: &Arc<ChainSpec>, proof: &Commit
                 sender: tx.signer(),
                 nonce: tx.inner().nonce(),
                 payload: payload(&alloy_eips::eip2718::Encodable2718::encoded_2718(tx.inner()), attempt + 1),
+                gas: tx.inner().gas_limit(),
             });
         } else {
             dropped.push(*tx.tx_hash());
@@ -119,6 +120,8 @@ pub(crate) struct Retry {
     pub nonce: u64,
     /// The payload of the next attempt.
     pub payload: Vec<u8>,
+    /// Its gas limit.
+    pub gas: u64,
 }
 
 /// The core payload of a raw transaction at `attempt`.

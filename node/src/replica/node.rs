@@ -119,12 +119,7 @@ impl ReplicaNode {
             // Fed under the feeder's lock: see `admit`.
             let mut feeder = self.feeder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             for r in retries {
-                // Only the replica that accepted it (and still pools it) retries, so one
-                // client submission is retried once, not once per replica.
-                if let Some(pooled) = self.pool.get(&r.hash) {
-                    use alloy_consensus::Transaction;
-                    feeder.retry(r.sender, r.nonce, Tx { payload: r.payload, gas: pooled.transaction.gas_limit() });
-                }
+                feeder.retry(r.sender, r.nonce, Tx { payload: r.payload, gas: r.gas });
             }
             let ready = feeder.on_block(nonces);
             self.feed(ready);
@@ -143,17 +138,11 @@ impl ReplicaNode {
 
     fn admit(&self, raw: &Bytes) -> Result<B256, SubmitError> {
         let valid = crate::admission::validate_raw(&self.db, &self.spec, raw)?;
-        let (hash, sender, nonce, gas, state_nonce) =
-            (valid.hash, valid.sender, valid.transaction.nonce(), valid.transaction.gas_limit(), valid.account_nonce);
+        let (hash, gas) = (valid.hash, valid.transaction.gas_limit());
         self.pool.add(valid).map_err(|e| SubmitError::Rejected { message: e.to_string() })?;
-        let tx = Tx { payload: super::execute::payload(raw, 0), gas };
-        // The core must receive a sender's transactions in nonce order, and concurrent
-        // requests (a client sending a burst over several connections) race here: hand them
-        // over while holding the lock that decided the order. Releasing it first let nonce
-        // n+1 overtake n, and every later nonce of the burst was then skipped as too high.
-        let mut feeder = self.feeder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ready = feeder.admit(sender, nonce, state_nonce, tx);
-        self.feed(ready);
+        // At once, so the core gossips it before anything can happen to this replica; order
+        // among a sender's transactions is repaired by retries (see `feeder`).
+        self.feed(vec![Tx { payload: super::execute::payload(raw, 0), gas }]);
         Ok(hash)
     }
 }
