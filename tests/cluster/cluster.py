@@ -226,7 +226,7 @@ class Cluster:
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def tail_logs(self, lines=25):
+    def tail_logs(self, lines=12):
         for i, path in enumerate(self.logs):
             try:
                 content = open(path, errors="replace").read().splitlines()[-lines:]

@@ -36,12 +36,18 @@ def primary_killed(c):
     send_some(c, 8)
     c.assert_no_loss()
     p = c.primary()
+    view = c.status((p + 1) % 4)["view"]
     before = max(c.head(i) for i in c.alive())
     killed_at = time.time()
     c.kill(p)
     live = c.alive()
-    # Progress = a block committed after the kill; an idle cluster still makes empty blocks.
-    took = c.wait(lambda: max(c.head(i) for i in live) > before + 1, 60, "progress after the primary was killed")
+
+    # Progress = a block committed in a later view (a block the dead primary proposed may
+    # still commit; the next one needs the new primary).
+    def progressed():
+        return any(c.status(i)["view"] > view and c.head(i) > before for i in live)
+
+    took = c.wait(progressed, 60, "progress after the primary was killed")
     print(f"  progress resumed {took:.2f} s after the primary (replica {p}) was killed "
           f"(new primary: replica {c.primary()})")
     send_some(c, 8, live)
@@ -51,8 +57,9 @@ def primary_killed(c):
     c.wait(lambda: c.head(p) is not None and c.head(p) >= max(c.head(i) for i in live) - 1, 120, "the old primary catches up")
     c.assert_no_loss()
     top = c.assert_same_blocks()
-    print(f"  {len(c.accepted)} transactions, {top} blocks identical on all replicas; measured {took:.2f} s "
-          f"(within 2 s: {'yes' if time.time() - killed_at >= 0 and took <= 2 else 'no'})")
+    print(f"  {len(c.accepted)} transactions, {top} blocks identical on all replicas; "
+          f"progress {took:.2f} s after the kill (target 2 s: {'met' if took <= 2 else 'missed'}; "
+          f"{time.time() - killed_at:.0f} s for the whole recovery)")
 
 
 def f_killed(c):
@@ -159,6 +166,21 @@ def byzantine(strategy):
         top = c.assert_same_blocks(honest)
         views = {c.status(i)["view"] for i in honest}
         misbehavior = sum(c.log_contains(i, "misbehav") for i in honest)
+        # The test is only meaningful if replica 0 really misbehaved and was noticed.
+        if strategy == "equivocate" and not (min(views) > 0 or misbehavior):
+            raise Failure("the equivocating primary was neither deposed nor reported")
+        if strategy == "bad-shares" and not misbehavior:
+            raise Failure("no honest replica reported the bad shares")
+        if strategy == "wrong-digest":
+            # Its execution shares sign a wrong block hash: no finality certificate an honest
+            # replica holds may carry its signature, and blocks must still get certificates.
+            certs = [x for x in c.rpc_batch(1, [("stele_getFinalityCertificate", [hex(n)]) for n in range(1, top + 1)]) if x]
+            if not certs:
+                raise Failure("no finality certificates with a lying replica")
+            tainted = [int(x["blockNumber"], 16) for x in certs if 0 in x["signers"]]
+            if tainted:
+                raise Failure(f"finality certificates signed by the lying replica: blocks {tainted[:5]}")
+            print(f"  {len(certs)} finality certificates, none signed by replica 0")
         print(f"  replica 0 runs '{strategy}': {len(c.accepted)} transactions mined, {top} blocks identical on the "
               f"honest replicas (views {sorted(views)}, {misbehavior} of them logged misbehaviour)")
     return run

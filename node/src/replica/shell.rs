@@ -86,6 +86,8 @@ fn core_loop(mut replica: Replica, inputs: mpsc::Receiver<Input>, io: CoreIo) {
     let mut pending = vec![Input::Start];
     loop {
         for input in pending.drain(..) {
+            #[cfg(feature = "byzantine")]
+            let input = lie_about_execution(&io, input);
             let outputs = replica.handle(now_tick(), input);
             for out in outputs {
                 perform(&io, out, &mut timer, &mut finalized);
@@ -128,6 +130,19 @@ fn core_loop(mut replica: Replica, inputs: mpsc::Receiver<Input>, io: CoreIo) {
                 Err(_) => break,
             }
         }
+    }
+}
+
+/// Test builds: a "wrong-digest" replica tells its core (and so signs, in execution shares
+/// and checkpoints) a block hash that is not the one it computed.
+#[cfg(feature = "byzantine")]
+fn lie_about_execution(io: &CoreIo, input: Input) -> Input {
+    match (&io.byzantine, input) {
+        (Some((stele_consensus::sim::byzantine::Strategy::WrongExecution, _)), Input::Executed { seq, mut block_hash }) => {
+            block_hash.0[0] ^= 0xff;
+            Input::Executed { seq, block_hash }
+        }
+        (_, input) => input,
     }
 }
 
