@@ -212,8 +212,21 @@ pub fn build_and_commit_with(
     request: &BlockRequest,
     also: impl FnOnce(&crate::db::WriteTx, &BuiltBlock) -> Result<(), DbError>,
 ) -> Result<BuiltBlock, BuildError> {
+    // Execute against a read snapshot: MDBX has one writer, and a block of ERC-20 transfers
+    // takes long enough to execute that holding the write lock meanwhile stalls every other
+    // writer (the replica's consensus records). Only this thread writes blocks, so the head
+    // cannot move between the snapshot and the write below.
+    let mut built = {
+        let snapshot = db.read()?;
+        build_block(&snapshot, spec, request)?
+    };
     let tx = db.write()?;
-    let mut built = build_block(&tx, spec, request)?;
+    if tx.head_number()? != Some(built.header.number - 1) {
+        return Err(BuildError::Db(DbError::Inconsistent(format!(
+            "the head moved while block {} was being built",
+            built.header.number
+        ))));
+    }
     let started = std::time::Instant::now();
     persist_block(
         &tx,

@@ -48,6 +48,14 @@ impl Replica {
                 .flat_map(|(p, _, _)| p.txs().iter().map(Tx::id))
                 .collect();
             let txs = self.take_batch(&in_flight);
+            if !txs.is_empty() && self.cfg.batch_wait_ms > 0 {
+                let busy = self.slots.range(self.committed_upto.next()..).any(|(_, s)| s.pre_prepare.is_some());
+                let oldest = self.pending_order.iter().find(|(_, id)| !in_flight.contains(id)).map(|(t, _)| *t);
+                if busy && oldest.is_some_and(|t| self.now.since(t) < self.cfg.batch_wait_ms) {
+                    // The next tick, commit or arrival proposes it.
+                    return;
+                }
+            }
             let idle_due = self.now.since(self.last_proposal_at) >= self.cfg.empty_block_interval_ms;
             if txs.is_empty() {
                 let busy = self.slots.range(self.committed_upto.next()..).any(|(_, s)| s.pre_prepare.is_some());

@@ -52,6 +52,10 @@ pub struct Config {
     pub batch_gas_max: u64,
     /// Proposals in flight.
     pub pipeline_max: u64,
+    /// While proposals are in flight, a batch is held back until its oldest transaction has
+    /// waited this long, so a busy primary makes fewer, larger blocks (each block costs the
+    /// same BLS work whatever its size). 0 = propose at once. An idle pipeline never waits.
+    pub batch_wait_ms: u64,
 }
 
 impl Config {
@@ -73,6 +77,7 @@ impl Config {
             batch_bytes_max: crate::limits::BATCH_BYTES_MAX,
             batch_gas_max: crate::limits::BATCH_GAS_MAX,
             pipeline_max: crate::limits::PIPELINE_SEQS_MAX,
+            batch_wait_ms: 0,
         }
     }
     /// The window: backups accept sequence numbers up to stable + 2K.

@@ -43,6 +43,8 @@ pub(crate) struct RunOptions {
 /// block every `empty_block_interval_ms`): with the 1 s idle interval, a dead primary is
 /// replaced within about 1.5 s on a LAN.
 const COMMIT_TIMEOUT_MS: u64 = 500;
+/// A busy primary lets a batch gather this long (see `Config::batch_wait_ms`).
+const BATCH_WAIT_MS: u64 = 10;
 /// First view-change timeout.
 const VIEW_CHANGE_TIMEOUT_MS: u64 = 1_000;
 
@@ -51,6 +53,7 @@ fn core_config(config: &ReplicaConfig) -> anyhow::Result<Config> {
     let params = config.params().map_err(anyhow::Error::msg)?;
     let mut c = Config::new(params, config.id());
     c.commit_timeout_ms = COMMIT_TIMEOUT_MS;
+    c.batch_wait_ms = BATCH_WAIT_MS;
     c.view_change_timeout_ms = VIEW_CHANGE_TIMEOUT_MS;
     let o = &config.consensus;
     if let Some(v) = o.commit_timeout_ms {
