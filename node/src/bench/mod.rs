@@ -45,6 +45,7 @@ pub(crate) async fn run(config: BenchConfig) -> Result<report::Report, BenchErro
     let clients: Vec<Arc<RpcClient>> = config.targets.iter().map(|t| Arc::new(RpcClient::new(t.clone()))).collect();
     let first = clients.first().ok_or_else(|| BenchError::Setup { what: "no --target".into() })?;
     let prepared = setup::prepare(&config, first).await?;
+    wait_for_setup_everywhere(&clients).await?;
 
     let signing = Instant::now();
     let (workload, seed, contract, count) = (config.workload, config.seed, prepared.contract, config.txs);
@@ -108,6 +109,33 @@ pub(crate) async fn run(config: BenchConfig) -> Result<report::Report, BenchErro
         plot::write(&report, path)?;
     }
     Ok(report)
+}
+
+/// The longest a target may lag behind the first one after the setup.
+const SETUP_CATCH_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The setup ran against the first target; before sending to the others, wait until each has
+/// the setup's blocks, or a lagging replica would refuse the senders' first transactions
+/// (unknown sender, no balance) and the run would count a setup delay as errors.
+async fn wait_for_setup_everywhere(clients: &[Arc<RpcClient>]) -> Result<(), BenchError> {
+    let Some((first, others)) = clients.split_first() else { return Ok(()) };
+    let setup_head: alloy_primitives::U64 = first.call("eth_blockNumber", ()).await?;
+    let deadline = Instant::now() + SETUP_CATCH_UP_TIMEOUT;
+    for client in others {
+        loop {
+            let head: alloy_primitives::U64 = client.call("eth_blockNumber", ()).await?;
+            if head >= setup_head {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(BenchError::Setup {
+                    what: format!("{} is at block {head}, the setup ended at {setup_head}", client.target().url),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
 }
 
 /// `--generator-check`: runs the send path against the in-process sink (see `sink.rs`) and

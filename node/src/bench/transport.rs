@@ -61,7 +61,7 @@ impl Target {
         Ok(Self { url: url.to_string(), host, port, authority, path, tls })
     }
 
-    /// Opens a TCP (and TLS) stream. `alpn` is what to offer: HTTP/1.1 here, because one
+    /// Opens a TCP (and TLS) stream. TLS offers only HTTP/1.1 (see `tls_connector`): one
     /// ordered request stream per connection is the point, and WebSocket needs it too.
     async fn stream(&self) -> Result<Box<dyn Stream>, BenchError> {
         let connect_err = |source| BenchError::Connect { target: self.url.clone(), source };
