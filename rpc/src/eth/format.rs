@@ -162,20 +162,61 @@ pub struct ReceiptContext<'a> {
     pub blob_gas_price: Option<u128>,
 }
 
-/// A log with its position, as `eth_getLogs` and receipts show it.
+/// A log with its position, as `eth_getLogs`, filters, `logs` subscriptions and receipts
+/// show it. Serialised straight from this struct, without building a `serde_json` map per
+/// log first (eth_getLogs returns up to [`super::LOGS_RESULTS_MAX`] of them). The fields
+/// are declared in the order the map form wrote them (alphabetical), so the JSON is the
+/// same byte for byte.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcLog {
+    address: Address,
+    block_hash: B256,
+    #[serde(serialize_with = "hex_u64")]
+    block_number: u64,
+    #[serde(serialize_with = "hex_u64")]
+    block_timestamp: u64,
+    data: alloy_primitives::Bytes,
+    #[serde(serialize_with = "hex_u64")]
+    log_index: u64,
+    removed: bool,
+    topics: Vec<B256>,
+    transaction_hash: B256,
+    #[serde(serialize_with = "hex_u64")]
+    transaction_index: u64,
+}
+
+impl RpcLog {
+    /// `log`, the `log_index`-th of its block, emitted by transaction `tx_hash` at `at`.
+    pub fn new(log: &alloy_primitives::Log, at: &TxContext, tx_hash: B256, log_index: u64) -> Self {
+        Self {
+            address: log.address,
+            block_hash: at.block_hash,
+            block_number: at.block_number,
+            block_timestamp: at.block_timestamp,
+            data: log.data.data.clone(),
+            log_index,
+            removed: false,
+            topics: log.topics().to_vec(),
+            transaction_hash: tx_hash,
+            transaction_index: at.index,
+        }
+    }
+}
+
+/// A `u64` as compact hex, written into the output without a temporary string.
+fn hex_u64<S: serde::Serializer>(n: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("{n:#x}"))
+}
+
+/// Logs as a JSON array (what filters hand back).
+pub fn logs_value(logs: &[RpcLog]) -> Value {
+    to_value(logs)
+}
+
+/// A log with its position as a JSON value (see [`RpcLog`]).
 pub fn log(log: &alloy_primitives::Log, at: &TxContext, tx_hash: B256, log_index: u64) -> Value {
-    json!({
-        "address": log.address,
-        "topics": log.topics(),
-        "data": log.data.data,
-        "blockNumber": quantity(at.block_number),
-        "transactionHash": tx_hash,
-        "transactionIndex": quantity(at.index),
-        "blockHash": at.block_hash,
-        "blockTimestamp": quantity(at.block_timestamp),
-        "logIndex": quantity(log_index),
-        "removed": false,
-    })
+    to_value(RpcLog::new(log, at, tx_hash, log_index))
 }
 
 /// A receipt as `eth_getTransactionReceipt` returns it.

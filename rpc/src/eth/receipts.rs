@@ -8,7 +8,7 @@ use serde_json::Value;
 use stele_evm::db::ReadTx;
 
 use super::{
-    blocking, blocks,
+    blocking, blocks, inline,
     format::{self, ReceiptContext, TxContext},
     params::BlockParam,
     resolve, Args, EthCtx, EthError, EthResult,
@@ -57,7 +57,7 @@ pub(crate) fn block_receipts(ctx: &EthCtx, tx: &ReadTx, number: u64, only: Optio
 }
 
 pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError> {
-    blocking(module, "eth_getTransactionReceipt", |params, ctx| {
+    inline(module, "eth_getTransactionReceipt", |params, ctx| {
         let hash: B256 = Args::new(params).next()?;
         let tx = ctx.read()?;
         let Some(location) = tx.tx_location(&hash)? else { return Ok(Value::Null) };
