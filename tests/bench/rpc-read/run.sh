@@ -9,15 +9,18 @@
 #    byte-identical on both nodes.
 # 3. For each method (eth_call, eth_getBalance, eth_getTransactionReceipt, eth_getLogs over
 #    BLOCKS blocks filtered by the contract address) checks the answer once with curl, then
-#    runs wrk: a warm-up, then the measured run, stele and anvil one after the other.
-# 4. Prints a markdown table (table.py) and keeps every raw output in the work directory.
+#    runs wrk: a warm-up per node, then ROUNDS measured runs per node, stele and anvil
+#    alternating (and which one goes first alternating too), so that load from other
+#    processes on the machine falls on both alike.
+# 4. Prints a markdown table (table.py: the median round per node) and keeps every raw
+#    output in the work directory.
 #
 # stele pays TLS (rustls, keep-alive connections: one handshake per connection, then record
 # encryption on every request and response); anvil serves plain HTTP. That is by design:
 # stele has no plain-text listener.
 #
 # Usage: run.sh [--blocks N] [--threads T] [--connections C] [--duration D] [--warmup D]
-#               [--methods "m1 m2"] [--keep]
+#               [--rounds R] [--methods "m1 m2"] [--keep]
 # Env:   STELE_BIN     the stele binary (default $CARGO_TARGET_DIR/release/stele, else
 #                      target/release/stele; build it with
 #                      `cargo build --release -p stele-node --bin stele`)
@@ -28,7 +31,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 
-blocks=1000 threads=2 connections=32 duration=15s warmup=5s keep=0
+blocks=1000 threads=2 connections=32 duration=10s warmup=5s rounds=3 keep=0
 methods="eth_call eth_getBalance eth_getTransactionReceipt eth_getLogs"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
     --connections) connections="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --methods) methods="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
@@ -133,20 +137,32 @@ head_of() { curl -sf "${@:2}" -H 'content-type: application/json' \
   -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$1" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"],16))'; }
 echo "    heads: stele $(head_of "$stele_url" --cacert "$ca"), anvil $(head_of "$anvil_url")" >&2
 
+# measure NODE METHOD DURATION OUT [--latency]: one wrk run of METHOD against NODE.
+measure() {
+  local url b
+  if [ "$1" = stele ]; then url="$stele_url" b="$sb"; else url="$anvil_url" b="$ab"; fi
+  BODY="$b" wrk -t"$threads" -c"$connections" -d"$3" $5 -s "$here/wrk-post.lua" "$url" >"$4"
+}
+
 for method in $methods; do
   sb="$(body stele "$method")" ab="$(body anvil "$method")"
   check stele "$method" "$stele_url" "$sb" --cacert "$ca"
   check anvil "$method" "$anvil_url" "$ab"
   for node in stele anvil; do
-    if [ $node = stele ]; then url="$stele_url" b="$sb"; else url="$anvil_url" b="$ab"; fi
-    echo "==> $method on $node: warm-up $warmup, then $duration (wrk -t$threads -c$connections)" >&2
-    BODY="$b" wrk -t"$threads" -c"$connections" -d"$warmup" -s "$here/wrk-post.lua" "$url" >"$work/$node-$method.warmup.wrk"
-    BODY="$b" wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$here/wrk-post.lua" "$url" >"$work/$node-$method.wrk"
+    echo "==> $method on $node: warm-up $warmup (wrk -t$threads -c$connections)" >&2
+    measure "$node" "$method" "$warmup" "$work/$node-$method.warmup.wrk" ""
+  done
+  for round in $(seq "$rounds"); do
+    order="stele anvil"; [ $((round % 2)) = 0 ] && order="anvil stele"
+    for node in $order; do
+      echo "==> $method on $node: round $round/$rounds, $duration" >&2
+      measure "$node" "$method" "$duration" "$work/$node-$method.r$round.wrk" --latency
+    done
   done
 done
 
 echo
-echo "RPC reads, $blocks blocks, wrk -t$threads -c$connections -d$duration --latency (warm-up $warmup);" \
+echo "RPC reads, $blocks blocks, wrk -t$threads -c$connections -d$duration --latency, median of $rounds rounds (warm-up $warmup);" \
   "stele over HTTPS (TLS), anvil over plain HTTP; $(nproc) cores, load average$(uptime | sed 's/.*load average://')"
 echo
-python3 "$here/table.py" "$work" $methods
+python3 "$here/table.py" "$work" "$rounds" $methods

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Turns the RPC read benchmark's wrk outputs into one markdown table.
 
-Usage: table.py RESULTS_DIR METHOD...
-Reads RESULTS_DIR/<node>-<method>.wrk (node: stele, anvil) and prints one row per method:
-requests/s, p50 and p99 latency for each node, and stele's rate as a share of anvil's.
-A run with socket errors or non-2xx responses is marked, not dropped.
+Usage: table.py RESULTS_DIR ROUNDS METHOD...
+Reads RESULTS_DIR/<node>-<method>.r<round>.wrk (node: stele, anvil; round 1..ROUNDS) and
+prints one row per method: for each node the round with the median requests/s, with that
+round's p50 and p99 latency and the lowest–highest requests/s over all rounds, then
+stele's median rate as a share of anvil's. A run with socket errors or non-2xx responses
+is marked, not dropped.
 """
 import re
 import sys
@@ -50,24 +52,36 @@ def ms(v: float) -> str:
     return f"{v:.2f}" if v < 10 else f"{v:.1f}"
 
 
+def median_round(results: Path, node: str, method: str, rounds: int, notes: list) -> dict:
+    runs = [parse(results / f"{node}-{method}.r{r}.wrk") for r in range(1, rounds + 1)]
+    for i, r in enumerate(runs, 1):
+        if r["problems"]:
+            notes.append(f"{node} {method} round {i}: {', '.join(r['problems'])}")
+    ordered = sorted(runs, key=lambda r: r["rps"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median["range"] = f"{ordered[0]['rps']:,.0f}–{ordered[-1]['rps']:,.0f}"
+    return median
+
+
 def main() -> int:
-    if len(sys.argv) < 3:
+    if len(sys.argv) < 4:
         print(__doc__, file=sys.stderr)
         return 2
     results = Path(sys.argv[1])
-    print("| method | stele req/s | stele p50 ms | stele p99 ms | anvil req/s | anvil p50 ms | anvil p99 ms | stele / anvil |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    notes = []
-    for method in sys.argv[2:]:
-        s = parse(results / f"stele-{method}.wrk")
-        a = parse(results / f"anvil-{method}.wrk")
-        for node, r in (("stele", s), ("anvil", a)):
-            if r["problems"]:
-                notes.append(f"{node} {method}: {', '.join(r['problems'])}")
+    rounds = int(sys.argv[2])
+    print(
+        "| method | stele req/s | (range) | p50 ms | p99 ms "
+        "| anvil req/s | (range) | p50 ms | p99 ms | stele / anvil |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    notes: list = []
+    for method in sys.argv[3:]:
+        s = median_round(results, "stele", method, rounds, notes)
+        a = median_round(results, "anvil", method, rounds, notes)
         ratio = s["rps"] / a["rps"] if a["rps"] else float("inf")
         print(
-            f"| {method} | {s['rps']:,.0f} | {ms(s['p50'])} | {ms(s['p99'])} "
-            f"| {a['rps']:,.0f} | {ms(a['p50'])} | {ms(a['p99'])} | {ratio:.2f}x |"
+            f"| {method} | {s['rps']:,.0f} | {s['range']} | {ms(s['p50'])} | {ms(s['p99'])} "
+            f"| {a['rps']:,.0f} | {a['range']} | {ms(a['p50'])} | {ms(a['p99'])} | {ratio:.2f}x |"
         )
     for n in notes:
         print(f"\n**{n}**")
