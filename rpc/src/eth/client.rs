@@ -5,14 +5,14 @@
 use jsonrpsee::RpcModule;
 use serde_json::Value;
 
-use super::{blocking, format::quantity, head_number, EthCtx, EthError};
+use super::{inline, format::quantity, head_number, EthCtx, EthError};
 use crate::error::ModuleError;
 
 pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError> {
     module.register_method("eth_chainId", |_, ctx, _| {
         Ok::<_, jsonrpsee::types::ErrorObjectOwned>(quantity(ctx.deps.spec.chain_id))
     })?;
-    blocking(module, "eth_blockNumber", |_, ctx| Ok(quantity(head_number(&ctx.read()?)?)))?;
+    inline(module, "eth_blockNumber", |_, ctx| Ok(quantity(head_number(&ctx.read()?)?)))?;
     module.register_method("eth_syncing", |_, _, _| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(false))?;
     module.register_method("eth_accounts", |_, _, _| {
         Ok::<_, jsonrpsee::types::ErrorObjectOwned>(Value::Array(vec![]))

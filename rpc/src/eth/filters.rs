@@ -116,7 +116,7 @@ fn changes(ctx: &EthCtx, id: B256) -> EthResult<Value> {
             }
             let logs = range_logs(ctx, &tx, *next_block, to, matcher)?;
             *next_block = to + 1;
-            Ok(Value::Array(logs))
+            Ok(super::format::logs_value(&logs))
         }
         Kind::Pending { receiver } => {
             let mut hashes = Vec::new();
@@ -142,7 +142,7 @@ fn filter_logs(ctx: &EthCtx, id: B256) -> EthResult<Value> {
             _ => return Err(EthError::NotFound("filter not found".into())),
         }
     };
-    Ok(Value::Array(super::logs::get_logs(ctx, &params)?))
+    Ok(super::format::logs_value(&super::logs::get_logs(ctx, &params)?))
 }
 
 pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError> {

@@ -162,63 +162,156 @@ pub struct ReceiptContext<'a> {
     pub blob_gas_price: Option<u128>,
 }
 
-/// A log with its position, as `eth_getLogs` and receipts show it.
+/// A log with its position, as `eth_getLogs`, filters, `logs` subscriptions and receipts
+/// show it. Serialised straight from this struct, without building a `serde_json` map per
+/// log first (eth_getLogs returns up to [`super::LOGS_RESULTS_MAX`] of them). The fields
+/// are declared in the order the map form wrote them (alphabetical), so the JSON is the
+/// same byte for byte.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcLog {
+    address: Address,
+    block_hash: B256,
+    #[serde(serialize_with = "hex_u64")]
+    block_number: u64,
+    #[serde(serialize_with = "hex_u64")]
+    block_timestamp: u64,
+    data: alloy_primitives::Bytes,
+    #[serde(serialize_with = "hex_u64")]
+    log_index: u64,
+    removed: bool,
+    topics: Vec<B256>,
+    transaction_hash: B256,
+    #[serde(serialize_with = "hex_u64")]
+    transaction_index: u64,
+}
+
+impl RpcLog {
+    /// `log`, the `log_index`-th of its block, emitted by transaction `tx_hash` at `at`.
+    pub fn new(log: &alloy_primitives::Log, at: &TxContext, tx_hash: B256, log_index: u64) -> Self {
+        Self {
+            address: log.address,
+            block_hash: at.block_hash,
+            block_number: at.block_number,
+            block_timestamp: at.block_timestamp,
+            data: log.data.data.clone(),
+            log_index,
+            removed: false,
+            topics: log.topics().to_vec(),
+            transaction_hash: tx_hash,
+            transaction_index: at.index,
+        }
+    }
+}
+
+/// A `u64` as compact hex, written into the output without a temporary string.
+fn hex_u64<S: serde::Serializer>(n: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("{n:#x}"))
+}
+
+/// Logs as a JSON array (what filters hand back).
+pub fn logs_value(logs: &[RpcLog]) -> Value {
+    to_value(logs)
+}
+
+/// A log with its position as a JSON value (see [`RpcLog`]).
 pub fn log(log: &alloy_primitives::Log, at: &TxContext, tx_hash: B256, log_index: u64) -> Value {
-    json!({
-        "address": log.address,
-        "topics": log.topics(),
-        "data": log.data.data,
-        "blockNumber": quantity(at.block_number),
-        "transactionHash": tx_hash,
-        "transactionIndex": quantity(at.index),
-        "blockHash": at.block_hash,
-        "blockTimestamp": quantity(at.block_timestamp),
-        "logIndex": quantity(log_index),
-        "removed": false,
-    })
+    to_value(RpcLog::new(log, at, tx_hash, log_index))
+}
+
+/// A receipt as `eth_getTransactionReceipt` and `eth_getBlockReceipts` return it.
+/// Serialised straight from this struct, like [`RpcLog`]; the fields are declared in the
+/// order the map form wrote them (alphabetical), so the JSON is the same byte for byte.
+/// `contractAddress` and `to` are always present (`null` when absent); `root` (before
+/// Byzantium) replaces `status`; the blob fields appear on type-3 transactions only.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcReceipt {
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "hex_opt_u128")]
+    blob_gas_price: Option<u128>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "hex_opt_u64")]
+    blob_gas_used: Option<u64>,
+    block_hash: B256,
+    #[serde(serialize_with = "hex_u64")]
+    block_number: u64,
+    contract_address: Option<Address>,
+    #[serde(serialize_with = "hex_u64")]
+    cumulative_gas_used: u64,
+    #[serde(serialize_with = "hex_u128")]
+    effective_gas_price: u128,
+    from: Address,
+    #[serde(serialize_with = "hex_u64")]
+    gas_used: u64,
+    logs: Vec<RpcLog>,
+    logs_bloom: alloy_primitives::Bloom,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root: Option<B256>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "hex_opt_u64")]
+    status: Option<u64>,
+    to: Option<Address>,
+    transaction_hash: B256,
+    #[serde(serialize_with = "hex_u64")]
+    transaction_index: u64,
+    #[serde(serialize_with = "hex_u64")]
+    r#type: u64,
+}
+
+fn hex_u128<S: serde::Serializer>(n: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("{n:#x}"))
+}
+
+// Only called for `Some` (the fields skip `None`); `None` would be written as `null`.
+fn hex_opt_u64<S: serde::Serializer>(n: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match n {
+        Some(n) => hex_u64(n, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn hex_opt_u128<S: serde::Serializer>(n: &Option<u128>, serializer: S) -> Result<S::Ok, S::Error> {
+    match n {
+        Some(n) => hex_u128(n, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// A receipt as `eth_getTransactionReceipt` returns it.
-pub fn receipt(receipt: &ReceiptEnvelope, ctx: &ReceiptContext<'_>) -> Value {
+pub fn receipt(receipt: &ReceiptEnvelope, ctx: &ReceiptContext<'_>) -> RpcReceipt {
     let tx = ctx.tx;
     let at = &ctx.at;
     let tx_hash = tx.trie_hash();
     let cumulative = receipt.cumulative_gas_used();
-    let mut m = Map::new();
-    m.insert("blockHash".into(), to_value(at.block_hash));
-    m.insert("blockNumber".into(), quantity(at.block_number));
-    let contract = if tx.to().is_none() { Some(ctx.sender.create(tx.nonce())) } else { None };
-    m.insert("contractAddress".into(), to_value(contract));
-    m.insert("cumulativeGasUsed".into(), quantity(cumulative));
-    m.insert("effectiveGasPrice".into(), quantity128(tx.effective_gas_price(at.base_fee)));
-    m.insert("from".into(), to_value(ctx.sender));
-    m.insert("gasUsed".into(), quantity(cumulative.saturating_sub(ctx.prior_cumulative_gas)));
-    let logs: Vec<Value> = receipt
+    let logs = receipt
         .logs()
         .iter()
         .enumerate()
-        .map(|(i, l)| log(l, at, tx_hash, ctx.first_log_index + i as u64))
+        .map(|(i, l)| RpcLog::new(l, at, tx_hash, ctx.first_log_index + i as u64))
         .collect();
-    m.insert("logs".into(), Value::Array(logs));
-    m.insert("logsBloom".into(), to_value(receipt.bloom()));
-    match receipt.status_or_post_state() {
-        alloy_consensus::Eip658Value::PostState(root) => {
-            m.insert("root".into(), to_value(root));
-        }
-        alloy_consensus::Eip658Value::Eip658(ok) => {
-            m.insert("status".into(), quantity(u64::from(ok)));
-        }
+    let (root, status) = match receipt.status_or_post_state() {
+        alloy_consensus::Eip658Value::PostState(root) => (Some(root), None),
+        alloy_consensus::Eip658Value::Eip658(ok) => (None, Some(u64::from(ok))),
+    };
+    let blob_gas_used =
+        tx.blob_versioned_hashes().map(|hashes| alloy_eips::eip4844::DATA_GAS_PER_BLOB * hashes.len() as u64);
+    RpcReceipt {
+        blob_gas_price: blob_gas_used.map(|_| ctx.blob_gas_price.unwrap_or(1)),
+        blob_gas_used,
+        block_hash: at.block_hash,
+        block_number: at.block_number,
+        contract_address: if tx.to().is_none() { Some(ctx.sender.create(tx.nonce())) } else { None },
+        cumulative_gas_used: cumulative,
+        effective_gas_price: tx.effective_gas_price(at.base_fee),
+        from: ctx.sender,
+        gas_used: cumulative.saturating_sub(ctx.prior_cumulative_gas),
+        logs,
+        logs_bloom: receipt.bloom(),
+        root,
+        status,
+        to: tx.to(),
+        transaction_hash: tx_hash,
+        transaction_index: at.index,
+        r#type: u64::from(tx.ty()),
     }
-    m.insert("to".into(), to_value(tx.to()));
-    m.insert("transactionHash".into(), to_value(tx_hash));
-    m.insert("transactionIndex".into(), quantity(at.index));
-    m.insert("type".into(), quantity(u64::from(tx.ty())));
-    if let Some(hashes) = tx.blob_versioned_hashes() {
-        let blob_gas = alloy_eips::eip4844::DATA_GAS_PER_BLOB * hashes.len() as u64;
-        m.insert("blobGasUsed".into(), quantity(blob_gas));
-        m.insert("blobGasPrice".into(), quantity128(ctx.blob_gas_price.unwrap_or(1)));
-    }
-    Value::Object(m)
 }
 
 /// The blob base fee of a block, given the blob parameters in force at its timestamp.
@@ -324,4 +417,122 @@ pub fn header_fields(header: &Header, hash: B256) -> Value {
         m.insert("withdrawalsRoot".into(), to_value(root));
     }
     Value::Object(m)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{Receipt, ReceiptWithBloom, Signed, TxEip1559, TxLegacy};
+    use alloy_primitives::{Bytes, Log, LogData, Signature, TxKind};
+
+    fn at() -> TxContext {
+        TxContext {
+            block_hash: B256::repeat_byte(0xbb),
+            block_number: 0x1234,
+            block_timestamp: 0x6b02_d030,
+            index: 3,
+            base_fee: Some(7),
+        }
+    }
+
+    fn sample_log(n: u8) -> Log {
+        Log {
+            address: Address::repeat_byte(n),
+            data: LogData::new_unchecked(vec![B256::repeat_byte(1), B256::repeat_byte(n)], Bytes::from(vec![n; 40])),
+        }
+    }
+
+    /// The map form these structs replaced, kept as the reference for the bytes on the wire.
+    fn log_as_map(log: &Log, at: &TxContext, tx_hash: B256, log_index: u64) -> Value {
+        json!({
+            "address": log.address, "topics": log.topics(), "data": log.data.data,
+            "blockNumber": quantity(at.block_number), "transactionHash": tx_hash,
+            "transactionIndex": quantity(at.index), "blockHash": at.block_hash,
+            "blockTimestamp": quantity(at.block_timestamp), "logIndex": quantity(log_index), "removed": false,
+        })
+    }
+
+    #[test]
+    fn log_json_is_the_map_form_byte_for_byte() {
+        let log = sample_log(9);
+        let hash = B256::repeat_byte(0xcc);
+        let typed = serde_json::to_string(&RpcLog::new(&log, &at(), hash, 17)).unwrap();
+        assert_eq!(typed, serde_json::to_string(&log_as_map(&log, &at(), hash, 17)).unwrap());
+        assert_eq!(serde_json::to_string(&super::log(&log, &at(), hash, 0)).unwrap(),
+            serde_json::to_string(&log_as_map(&log, &at(), hash, 0)).unwrap());
+    }
+
+    fn receipt_as_map(receipt: &ReceiptEnvelope, ctx: &ReceiptContext<'_>) -> Value {
+        let tx = ctx.tx;
+        let at = &ctx.at;
+        let tx_hash = tx.trie_hash();
+        let cumulative = receipt.cumulative_gas_used();
+        let mut m = Map::new();
+        m.insert("blockHash".into(), to_value(at.block_hash));
+        m.insert("blockNumber".into(), quantity(at.block_number));
+        let contract = if tx.to().is_none() { Some(ctx.sender.create(tx.nonce())) } else { None };
+        m.insert("contractAddress".into(), to_value(contract));
+        m.insert("cumulativeGasUsed".into(), quantity(cumulative));
+        m.insert("effectiveGasPrice".into(), quantity128(tx.effective_gas_price(at.base_fee)));
+        m.insert("from".into(), to_value(ctx.sender));
+        m.insert("gasUsed".into(), quantity(cumulative.saturating_sub(ctx.prior_cumulative_gas)));
+        let logs: Vec<Value> = receipt
+            .logs()
+            .iter()
+            .enumerate()
+            .map(|(i, l)| log_as_map(l, at, tx_hash, ctx.first_log_index + i as u64))
+            .collect();
+        m.insert("logs".into(), Value::Array(logs));
+        m.insert("logsBloom".into(), to_value(receipt.bloom()));
+        match receipt.status_or_post_state() {
+            alloy_consensus::Eip658Value::PostState(root) => m.insert("root".into(), to_value(root)),
+            alloy_consensus::Eip658Value::Eip658(ok) => m.insert("status".into(), quantity(u64::from(ok))),
+        };
+        m.insert("to".into(), to_value(tx.to()));
+        m.insert("transactionHash".into(), to_value(tx_hash));
+        m.insert("transactionIndex".into(), quantity(at.index));
+        m.insert("type".into(), quantity(u64::from(tx.ty())));
+        Value::Object(m)
+    }
+
+    #[test]
+    fn receipt_json_is_the_map_form_byte_for_byte() {
+        let signature = Signature::test_signature();
+        let call = TxEnvelope::Eip1559(Signed::new_unhashed(
+            TxEip1559 {
+                chain_id: 1337,
+                nonce: 4,
+                gas_limit: 100_000,
+                max_fee_per_gas: 20,
+                max_priority_fee_per_gas: 1,
+                to: TxKind::Call(Address::repeat_byte(5)),
+                ..Default::default()
+            },
+            signature,
+        ));
+        let create = TxEnvelope::Legacy(Signed::new_unhashed(
+            TxLegacy { nonce: 9, gas_price: 10, gas_limit: 500_000, to: TxKind::Create, ..Default::default() },
+            signature,
+        ));
+        let logs = vec![sample_log(1), sample_log(2)];
+        let with_bloom = |status: bool| ReceiptWithBloom::from(Receipt { status: status.into(), cumulative_gas_used: 90_000, logs: logs.clone() });
+        let cases = [
+            (&call, ReceiptEnvelope::Eip1559(with_bloom(true))),
+            (&call, ReceiptEnvelope::Eip1559(with_bloom(false))),
+            (&create, ReceiptEnvelope::Legacy(with_bloom(true))),
+        ];
+        for (tx, receipt) in &cases {
+            let ctx = ReceiptContext {
+                tx,
+                sender: Address::repeat_byte(0xaa),
+                at: at(),
+                prior_cumulative_gas: 40_000,
+                first_log_index: 6,
+                blob_gas_price: None,
+            };
+            let typed = serde_json::to_string(&super::receipt(receipt, &ctx)).unwrap();
+            assert_eq!(typed, serde_json::to_string(&receipt_as_map(receipt, &ctx)).unwrap());
+        }
+    }
 }

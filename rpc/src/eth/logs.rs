@@ -5,15 +5,14 @@
 //! are scanned. Ranges and result counts are bounded by [`super::EthLimits`]; the range
 //! errors are geth's (code -32602, hive compares the code).
 
-use alloy_primitives::{Address, BloomInput, Log, B256};
+use alloy_primitives::{Address, Bloom, BloomInput, Log, B256};
 use jsonrpsee::RpcModule;
 use serde::Deserialize;
-use serde_json::Value;
 use stele_evm::db::ReadTx;
 
 use super::{
     blocking, block_hash,
-    format::{self, TxContext},
+    format::{RpcLog, TxContext},
     head_number,
     params::BlockParam,
     resolve, Args, EthCtx, EthError, EthResult,
@@ -60,6 +59,15 @@ pub(crate) struct LogMatcher {
     addresses: Vec<Address>,
     /// Per position, any of these topics (empty = wildcard).
     topics: Vec<Vec<B256>>,
+    /// The bloom bits of each address, computed once rather than hashed again per block.
+    address_blooms: Vec<Bloom>,
+    /// The bloom bits of each topic, position by position like `topics`.
+    topic_blooms: Vec<Vec<Bloom>>,
+}
+
+/// The three bloom bits one address or topic sets.
+fn bloom_of(input: &[u8]) -> Bloom {
+    Bloom::from(BloomInput::Raw(input))
 }
 
 impl LogMatcher {
@@ -75,7 +83,10 @@ impl LogMatcher {
         if topics.len() > TOPIC_POSITIONS_MAX {
             return Err(EthError::InvalidParams("invalid argument 0: too many topics, max is 4".into()));
         }
-        Ok(Self { addresses, topics })
+        let address_blooms = addresses.iter().map(|a| bloom_of(a.as_slice())).collect();
+        let topic_blooms =
+            topics.iter().map(|wanted| wanted.iter().map(|t| bloom_of(t.as_slice())).collect()).collect();
+        Ok(Self { addresses, topics, address_blooms, topic_blooms })
     }
 
     /// Whether `log` matches.
@@ -91,18 +102,16 @@ impl LogMatcher {
     }
 
     /// Whether a block with this bloom may hold a match.
-    pub(crate) fn bloom_may_match(&self, bloom: &alloy_primitives::Bloom) -> bool {
-        let address_ok = self.addresses.is_empty()
-            || self.addresses.iter().any(|a| bloom.contains_input(BloomInput::Raw(a.as_slice())));
+    pub(crate) fn bloom_may_match(&self, bloom: &Bloom) -> bool {
+        let address_ok = self.address_blooms.is_empty() || self.address_blooms.iter().any(|a| bloom.contains(a));
         address_ok
-            && self.topics.iter().all(|wanted| {
-                wanted.is_empty() || wanted.iter().any(|t| bloom.contains_input(BloomInput::Raw(t.as_slice())))
-            })
+            && self.topic_blooms.iter().all(|wanted| wanted.is_empty() || wanted.iter().any(|t| bloom.contains(t)))
     }
 }
 
-/// The matching logs of block `number`, appended to `out`; fails past `limit`.
-pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: usize, out: &mut Vec<Value>) -> EthResult<()> {
+/// The matching logs of block `number`, appended to `out`; fails past `limit`. A
+/// transaction's hash is computed only when one of its logs matches.
+pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: usize, out: &mut Vec<RpcLog>) -> EthResult<()> {
     let Some(header) = tx.header(number)? else { return Ok(()) };
     if !matcher.bloom_may_match(&header.logs_bloom) {
         return Ok(());
@@ -112,7 +121,7 @@ pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: 
     let body = tx.body(number)?.unwrap_or_default();
     let mut log_index = 0u64;
     for (i, receipt) in receipts.iter().enumerate() {
-        let tx_hash = body.transactions.get(i).map(|t| alloy_eips::Encodable2718::trie_hash(t)).unwrap_or_default();
+        let mut tx_hash = None;
         let at = TxContext {
             block_hash: hash,
             block_number: number,
@@ -125,7 +134,10 @@ pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: 
                 if out.len() >= limit {
                     return Err(EthError::LimitExceeded(format!("query returned more than {limit} results")));
                 }
-                out.push(format::log(log, &at, tx_hash, log_index));
+                let hash = *tx_hash.get_or_insert_with(|| {
+                    body.transactions.get(i).map(alloy_eips::Encodable2718::trie_hash).unwrap_or_default()
+                });
+                out.push(RpcLog::new(log, &at, hash, log_index));
             }
             log_index += 1;
         }
@@ -134,7 +146,7 @@ pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: 
 }
 
 /// Logs in blocks `from..=to` (both at most the head).
-pub(crate) fn range_logs(ctx: &EthCtx, tx: &ReadTx, from: u64, to: u64, matcher: &LogMatcher) -> EthResult<Vec<Value>> {
+pub(crate) fn range_logs(ctx: &EthCtx, tx: &ReadTx, from: u64, to: u64, matcher: &LogMatcher) -> EthResult<Vec<RpcLog>> {
     let limits = &ctx.deps.limits;
     if to.saturating_sub(from) >= limits.logs_block_range_max {
         return Err(EthError::LimitExceeded(format!(
@@ -151,7 +163,7 @@ pub(crate) fn range_logs(ctx: &EthCtx, tx: &ReadTx, from: u64, to: u64, matcher:
 }
 
 /// eth_getLogs with geth's checks.
-pub(crate) fn get_logs(ctx: &EthCtx, params: &FilterParams) -> EthResult<Vec<Value>> {
+pub(crate) fn get_logs(ctx: &EthCtx, params: &FilterParams) -> EthResult<Vec<RpcLog>> {
     let matcher = LogMatcher::new(params)?;
     let tx = ctx.read()?;
     if let Some(hash) = params.block_hash {
@@ -186,7 +198,7 @@ pub(crate) fn get_logs(ctx: &EthCtx, params: &FilterParams) -> EthResult<Vec<Val
 pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError> {
     blocking(module, "eth_getLogs", |params, ctx| {
         let filter: FilterParams = Args::new(params).next()?;
-        Ok(Value::Array(get_logs(ctx, &filter)?))
+        get_logs(ctx, &filter)
     })?;
     Ok(())
 }

@@ -285,7 +285,6 @@ pub fn module(deps: EthDeps) -> Result<RpcModule<EthCtx>, ModuleError> {
     Ok(module)
 }
 
-/// Registers a read-only method that runs on the blocking pool (MDBX reads, execution).
 /// The most positional arguments each method takes, as geth declares them; more is
 /// "too many arguments, want at most N". Methods not listed are not checked here.
 fn max_args(method: &str) -> Option<usize> {
@@ -320,6 +319,8 @@ fn check_arity(method: &str, params: &jsonrpsee::types::Params<'_>) -> Result<()
     Ok(())
 }
 
+/// Registers a read-only method that runs on the blocking pool: work that grows with a
+/// range or runs code (eth_getLogs, whole blocks, proofs, filters, fee history).
 pub(crate) fn blocking<R, F>(module: &mut RpcModule<EthCtx>, name: &'static str, f: F) -> Result<(), ModuleError>
 where
     R: serde::Serialize + Clone + Send + 'static,
@@ -328,6 +329,25 @@ where
     module.register_blocking_method(name, move |params, ctx, _| {
         check_arity(name, &params)?;
         f(&params, &ctx).map_err(ErrorObjectOwned::from)
+    })?;
+    Ok(())
+}
+
+/// Registers a read-only method that runs inline on the connection's task, without the
+/// hop to the blocking pool: a point read of one MDBX snapshot whose work is bounded by one
+/// account, one storage slot or one block's transactions and receipts (state reads,
+/// transaction and receipt lookups). Those take microseconds from the memory-mapped
+/// database, and on a small machine handing each one to a pool thread and back (two
+/// context switches and two futex wake-ups) cost more than the read itself
+/// (docs/BENCHMARKS.md, "RPC reads"). Ranges and execution stay on [`blocking`].
+pub(crate) fn inline<R, F>(module: &mut RpcModule<EthCtx>, name: &'static str, f: F) -> Result<(), ModuleError>
+where
+    R: serde::Serialize + Clone + Send + 'static,
+    F: Fn(&jsonrpsee::types::Params<'_>, &EthCtx) -> EthResult<R> + Clone + Send + Sync + 'static,
+{
+    module.register_method(name, move |params, ctx, _| {
+        check_arity(name, &params)?;
+        f(&params, ctx).map_err(ErrorObjectOwned::from)
     })?;
     Ok(())
 }

@@ -4,19 +4,23 @@
 
 use alloy_primitives::B256;
 use jsonrpsee::RpcModule;
-use serde_json::Value;
 use stele_evm::db::ReadTx;
 
 use super::{
-    blocking, blocks,
-    format::{self, ReceiptContext, TxContext},
+    blocking, blocks, inline,
+    format::{self, ReceiptContext, RpcReceipt, TxContext},
     params::BlockParam,
     resolve, Args, EthCtx, EthError, EthResult,
 };
 use crate::error::ModuleError;
 
 /// The JSON receipts of block `number`, all of them or only the one at `only`.
-pub(crate) fn block_receipts(ctx: &EthCtx, tx: &ReadTx, number: u64, only: Option<usize>) -> EthResult<Option<Vec<Value>>> {
+pub(crate) fn block_receipts(
+    ctx: &EthCtx,
+    tx: &ReadTx,
+    number: u64,
+    only: Option<usize>,
+) -> EthResult<Option<Vec<RpcReceipt>>> {
     let Some(block) = blocks::load(tx, number)? else { return Ok(None) };
     let receipts = tx.receipts(number)?.unwrap_or_default();
     if receipts.len() != block.body.transactions.len() {
@@ -57,18 +61,18 @@ pub(crate) fn block_receipts(ctx: &EthCtx, tx: &ReadTx, number: u64, only: Optio
 }
 
 pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError> {
-    blocking(module, "eth_getTransactionReceipt", |params, ctx| {
+    inline(module, "eth_getTransactionReceipt", |params, ctx| {
         let hash: B256 = Args::new(params).next()?;
         let tx = ctx.read()?;
-        let Some(location) = tx.tx_location(&hash)? else { return Ok(Value::Null) };
+        let Some(location) = tx.tx_location(&hash)? else { return Ok(None) };
         let receipts = block_receipts(ctx, &tx, location.block, Some(location.index.0 as usize))?;
-        Ok(receipts.and_then(|mut r| r.pop()).unwrap_or(Value::Null))
+        Ok(receipts.and_then(|mut r| r.pop()))
     })?;
     blocking(module, "eth_getBlockReceipts", |params, ctx| {
         let block: BlockParam = Args::new(params).next()?;
         let tx = ctx.read()?;
-        let Some(number) = resolve(&tx, block)? else { return Ok(Value::Null) };
-        Ok(block_receipts(ctx, &tx, number, None)?.map(Value::Array).unwrap_or(Value::Null))
+        let Some(number) = resolve(&tx, block)? else { return Ok(None) };
+        block_receipts(ctx, &tx, number, None)
     })?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use stele_evm::{
 };
 
 use super::{
-    blocking,
+    blocking, inline,
     format::{quantity, quantity256},
     head_number,
     params::{parse_storage_key, BlockParam, RawStorageKey},
@@ -44,7 +44,7 @@ fn slot_arg(args: &mut Args<'_>, index: usize) -> EthResult<B256> {
 }
 
 pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError> {
-    blocking(module, "eth_getBalance", |params, ctx| {
+    inline(module, "eth_getBalance", |params, ctx| {
         let mut args = Args::new(params);
         let address: Address = args.next()?;
         let block = block_arg(&mut args)?;
@@ -52,7 +52,7 @@ pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError
         let account = reader(&tx, block)?.account(address)?;
         Ok(quantity256(account.map(|a| a.balance).unwrap_or_default()))
     })?;
-    blocking(module, "eth_getTransactionCount", |params, ctx| {
+    inline(module, "eth_getTransactionCount", |params, ctx| {
         let mut args = Args::new(params);
         let address: Address = args.next()?;
         let block = block_arg(&mut args)?;
@@ -68,7 +68,7 @@ pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError
         let account = reader(&tx, block)?.account(address)?;
         Ok(quantity(account.map(|a| a.nonce).unwrap_or_default()))
     })?;
-    blocking(module, "eth_getCode", |params, ctx| {
+    inline(module, "eth_getCode", |params, ctx| {
         let mut args = Args::new(params);
         let address: Address = args.next()?;
         let block = block_arg(&mut args)?;
@@ -80,7 +80,7 @@ pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError
         };
         Ok(serde_json::to_value(code).unwrap_or(Value::Null))
     })?;
-    blocking(module, "eth_getStorageAt", |params, ctx| {
+    inline(module, "eth_getStorageAt", |params, ctx| {
         let mut args = Args::new(params);
         let address: Address = args.next()?;
         let slot = slot_arg(&mut args, 1)?;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use stele_evm::db::ReadTx;
 
 use super::{
-    blocking, blocks,
+    blocks, inline,
     format::{self, TxContext},
     params::{BlockNumberParam, Quantity},
     resolve, Args, EthCtx, EthResult,
@@ -53,9 +53,9 @@ fn raw_by_hash(ctx: &EthCtx, hash: B256) -> EthResult<Value> {
 }
 
 pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError> {
-    blocking(module, "eth_getTransactionByHash", |params, ctx| by_hash(ctx, Args::new(params).next()?))?;
-    blocking(module, "eth_getRawTransactionByHash", |params, ctx| raw_by_hash(ctx, Args::new(params).next()?))?;
-    blocking(module, "eth_getTransactionByBlockHashAndIndex", |params, ctx| {
+    inline(module, "eth_getTransactionByHash", |params, ctx| by_hash(ctx, Args::new(params).next()?))?;
+    inline(module, "eth_getRawTransactionByHash", |params, ctx| raw_by_hash(ctx, Args::new(params).next()?))?;
+    inline(module, "eth_getTransactionByBlockHashAndIndex", |params, ctx| {
         let mut args = Args::new(params);
         let hash: B256 = args.next()?;
         let Quantity(index) = args.next()?;
@@ -63,7 +63,7 @@ pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError
         let Some(number) = tx.block_number(&hash)? else { return Ok(Value::Null) };
         Ok(mined_at(&tx, number, index)?.unwrap_or(Value::Null))
     })?;
-    blocking(module, "eth_getTransactionByBlockNumberAndIndex", |params, ctx| {
+    inline(module, "eth_getTransactionByBlockNumberAndIndex", |params, ctx| {
         let mut args = Args::new(params);
         let BlockNumberParam(block) = args.next()?;
         let Quantity(index) = args.next()?;
