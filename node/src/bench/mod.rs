@@ -96,7 +96,18 @@ pub(crate) async fn run(config: BenchConfig) -> Result<report::Report, BenchErro
     let verification = if config.workload == Workload::Erc20 {
         let succeeded = outcome.included.iter().filter(|i| i.succeeded).count() as u64;
         let senders: Vec<_> = prepared.senders.iter().map(|s| s.address()).collect();
-        Some(verify::erc20(first, prepared.contract, config.seed, &senders, succeeded).await?)
+        // Each inclusion was seen on its own target; in a cluster under load replicas execute
+        // at different paces, so read the balances where the chain is furthest along (it
+        // holds every block any target announced).
+        let mut furthest = first;
+        let mut furthest_head = alloy_primitives::U64::ZERO;
+        for client in &clients {
+            let head: alloy_primitives::U64 = client.call("eth_blockNumber", ()).await?;
+            if head > furthest_head {
+                (furthest, furthest_head) = (client, head);
+            }
+        }
+        Some(verify::erc20(furthest, prepared.contract, config.seed, &senders, succeeded).await?)
     } else {
         None
     };
