@@ -146,3 +146,64 @@ fn bad_configs_are_refused_with_the_reason() {
     let o = stele().args(["init", "--replicas", "4", "--out"]).arg(&out).output().unwrap();
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not empty"), "init must not overwrite keys");
 }
+
+/// The appliance's node contract without a VM: `stele init --appliance` writes a bundle per
+/// replica; its files, laid out as the first-boot configurator lays them out, with the
+/// `STELE_*` environment the appliance's unit sets, make a replica that serves RPC over TLS.
+#[test]
+fn an_appliance_bundle_runs_under_the_node_contract() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cluster");
+    let o = stele()
+        .args(["init", "--replicas", "4", "--appliance", "--hosts", "10.20.0.11,10.20.0.12,10.20.0.13,10.20.0.14", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bundle_path = out.join("replica-0/stele.bundle");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&bundle_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the bundle holds private keys");
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(std::fs::read_to_string(&bundle_path).unwrap().trim()).unwrap();
+    let bundle: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(bundle["format"], "stele-appliance-bundle/1");
+    let config_dir = dir.path().join("var-lib-stele-config");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    for (name, content) in bundle["files"].as_object().unwrap() {
+        std::fs::write(config_dir.join(name), content.as_str().unwrap()).unwrap();
+    }
+    let base = free_ports(2);
+    let mut child = stele()
+        .arg("run")
+        .env("STELE_CONFIG", config_dir.join("config.toml"))
+        .env("STELE_DATA_DIR", dir.path().join("data"))
+        .env("STELE_REPLICA_ID", "0")
+        .env("STELE_RPC_LISTEN", format!("127.0.0.1:{base}"))
+        .env("STELE_REPLICA_LISTEN", format!("127.0.0.1:{}", base + 1))
+        .env("STELE_RPC_TLS_CERT", config_dir.join("rpc.crt"))
+        .env("STELE_RPC_TLS_KEY", config_dir.join("rpc.key"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let answered = loop {
+        let o = stele()
+            .args(["status", "--json", "--rpc", &format!("https://localhost:{base}"), "--ca"])
+            .arg(config_dir.join("ca.crt"))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        if v[0]["status"]["replicaId"] == 0 {
+            break v;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no answer over TLS: {}", String::from_utf8_lossy(&o.stdout));
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answered[0]["status"]["peers"].as_array().unwrap().len(), 3, "its three peers are configured");
+}

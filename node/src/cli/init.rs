@@ -158,7 +158,8 @@ pub(crate) fn init(args: &InitArgs) -> anyhow::Result<PathBuf> {
         };
         write_public(&dir.join("config.toml"), render_config(&config)?.as_bytes())?;
         if args.appliance {
-            write_public(&dir.join("stele.bundle"), appliance_bundle(dir, config)?.as_bytes())?;
+            // It carries the replica's private keys.
+            write_private(&dir.join("stele.bundle"), appliance_bundle(dir, config)?.as_bytes())?;
         }
     }
     Ok(args.out.clone())

@@ -93,7 +93,6 @@ pub(crate) fn execute_commit(db: &ChainDb, spec: &Arc<ChainSpec>, proof: &Commit
         if reason.contains("too high, expected") && attempt < ATTEMPTS_MAX {
             use alloy_consensus::Transaction;
             retries.push(Retry {
-                hash: *tx.tx_hash(),
                 sender: tx.signer(),
                 nonce: tx.inner().nonce(),
                 payload: payload(&alloy_eips::eip2718::Encodable2718::encoded_2718(tx.inner()), attempt + 1),
@@ -112,8 +111,6 @@ const ATTEMPTS_MAX: u8 = 8;
 /// A transaction to hand to the core again once its sender's nonce reaches it.
 #[derive(Debug, Clone)]
 pub(crate) struct Retry {
-    /// Its hash.
-    pub hash: B256,
     /// Its sender.
     pub sender: Address,
     /// Its nonce.
