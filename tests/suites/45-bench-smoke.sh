@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Suite: `stele bench` end to end, fast. Starts a debug `stele up` on a free port in a
-# temporary datadir, runs 300 ERC-20 transfers in a closed loop over HTTPS (trusting only the
-# dev CA), and checks the JSON report: every transfer included with status 1, no errors, the
+# Suite: `stele bench` end to end, fast. Starts a debug `stele up` (the 4-replica cluster) on
+# free ports in a temporary datadir, runs 300 ERC-20 transfers in a closed loop over HTTPS to
+# all four replicas (trusting only the cluster CA), and checks the JSON report: every transfer included with status 1, no errors, the
 # token balances add up (the bench reads them back), and the report has its fields. Then the
 # generator check, briefly. Takes well under a minute.
 set -uo pipefail
@@ -24,18 +24,39 @@ if [ ! -x "$STELE_BIN" ]; then
   echo "==> build stele ($STELE_BIN missing)"
   (cd "$STELE_ROOT" && cargo build -p stele-node --bin stele) || exit 1
 fi
-# A free port from the kernel; the tiny window before `stele up` binds it is acceptable here.
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$STELE_BIN" up --datadir "$work/chain" --port "$port" >"$work/node.log" 2>&1 &
+# Eight consecutive free ports (4 RPC, 4 replica-to-replica); the tiny window before
+# `stele up` binds them is acceptable here.
+port="$(python3 -c '
+import random, socket
+for _ in range(200):
+    base = random.randrange(20000, 60000)
+    ok = True
+    for p in range(base, base + 8):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            ok = False
+        s.close()
+    if ok:
+        print(base); break')"
+ca="$work/chain/cluster/ca/ca.crt"
+"$STELE_BIN" up --datadir "$work/chain" --port "$port" --p2p-port $((port + 4)) >"$work/node.log" 2>&1 &
 node_pid=$!
-python3 "$STELE_ROOT/tests/clients/lib/wait_rpc.py" "https://127.0.0.1:$port" "$work/chain/tls/ca.pem" 60 "$node_pid" >/dev/null || {
-  echo "node did not come up:"; tail -30 "$work/node.log"; exit 1; }
-echo "node up on port $port (pid $node_pid)"
+for i in 0 1 2 3; do
+  python3 "$STELE_ROOT/tests/clients/lib/wait_rpc.py" "https://127.0.0.1:$((port + i))" "$ca" 120 "$node_pid" >/dev/null || {
+    echo "replica $i did not come up:"; tail -30 "$work/node.log"; exit 1; }
+done
+replica_pids=($(pgrep -f "$work/chain/cluster/replica-[0-9]/config.toml"))
+echo "cluster up on ports $port..$((port + 3)) (replicas ${replica_pids[*]})"
 
-echo "==> stele bench: $TXS ERC-20 transfers, closed loop"
-timeout 120 "$STELE_BIN" bench --target "https://127.0.0.1:$port" --ca "$work/chain/tls/ca.pem" \
-  --workload erc20 --concurrency 32 --txs "$TXS" --accounts 40 --warmup 0s --duration 60s --drain 20s \
-  --pid "$node_pid" --out "$work/report.json" --plot "$work/report.svg" || { echo "stele bench failed"; exit 1; }
+echo "==> stele bench: $TXS ERC-20 transfers, closed loop, to all four replicas"
+pid_args=(); for p in "${replica_pids[@]}"; do pid_args+=(--pid "$p"); done
+timeout 180 "$STELE_BIN" bench --ca "$ca" \
+  --target "https://127.0.0.1:$port" --target "https://127.0.0.1:$((port + 1))" \
+  --target "https://127.0.0.1:$((port + 2))" --target "https://127.0.0.1:$((port + 3))" \
+  --workload erc20 --concurrency 32 --txs "$TXS" --accounts 40 --warmup 0s --duration 60s --drain 30s \
+  "${pid_args[@]}" --out "$work/report.json" --plot "$work/report.svg" || { echo "stele bench failed"; exit 1; }
 
 python3 - "$work/report.json" "$TXS" <<'PY' || exit 1
 import json, sys
