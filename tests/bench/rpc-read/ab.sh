@@ -41,7 +41,7 @@ for side in a b; do
   cp -r "$src/stele" "$work/$side"
   port="$(free_port)"; url[$side]="https://127.0.0.1:$port"
   bin="$bin_a"; [ $side = b ] && bin="$bin_b"
-  "$bin" up --datadir "$work/$side" --port "$port" >"$work/$side.log" 2>&1 &
+  "$bin" up --replicas 1 --datadir "$work/$side" --port "$port" >"$work/$side.log" 2>&1 &
   pids+=($!)
 done
 for side in a b; do

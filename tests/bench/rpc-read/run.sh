@@ -83,7 +83,7 @@ wait_rpc() {
 stele_port="$(free_port)" anvil_port="$(free_port)"
 stele_url="https://127.0.0.1:$stele_port" anvil_url="http://127.0.0.1:$anvil_port"
 # Info level: one line per sealed block, nothing per read request.
-RUST_LOG="${RUST_LOG:-info}" "$stele_bin" up --datadir "$work/stele" --port "$stele_port" >"$work/stele.log" 2>&1 &
+RUST_LOG="${RUST_LOG:-info}" "$stele_bin" up --replicas 1 --datadir "$work/stele" --port "$stele_port" >"$work/stele.log" 2>&1 &
 pids+=($!); stele_pid=$!
 # --silent: anvil otherwise prints every request's method, which would cost it throughput.
 "$anvil_bin" --host 127.0.0.1 --port "$anvil_port" --chain-id 1337 --silent >"$work/anvil.log" 2>&1 &
