@@ -19,6 +19,10 @@ pub(crate) async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    // Every connection, authenticated or not, costs a task and a TLS state: bound them. Peers
+    // need one each (plus one being replaced after a restart); the rest of the budget absorbs
+    // probes and handshakes in progress.
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(inner.limits.inbound_connections_max));
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -26,6 +30,11 @@ pub(crate) async fn accept_loop(
         };
         match accepted {
             Ok((tcp, addr)) => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%addr, "refused a connection: {} inbound connections already open", inner.limits.inbound_connections_max);
+                    drop(tcp);
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let inner = inner.clone();
@@ -35,6 +44,7 @@ pub(crate) async fn accept_loop(
                     if let Err(reason) = serve(tcp, acceptor, &inner, inbound, shutdown).await {
                         tracing::debug!(%addr, "inbound connection closed: {reason}");
                     }
+                    drop(slot);
                 });
             }
             Err(e) => {

@@ -64,6 +64,8 @@ pub struct NetLimits {
     pub handshake_timeout: Duration,
     /// Inbound frames buffered before readers wait (backpressure to the senders).
     pub inbound_frames: usize,
+    /// Inbound connections open at once, handshakes included; more are closed at accept.
+    pub inbound_connections_max: usize,
 }
 
 impl Default for NetLimits {
@@ -76,6 +78,7 @@ impl Default for NetLimits {
             reconnect_max: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(5),
             inbound_frames: 65_536,
+            inbound_connections_max: 64,
         }
     }
 }

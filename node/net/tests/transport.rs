@@ -222,3 +222,29 @@ async fn one_certificate_pinned_for_two_replicas_is_a_config_error() {
     let err = Network::start_on(nodes[0].listener.take().unwrap(), nodes[0].cfg.clone()).await.unwrap_err();
     assert!(err.to_string().contains("pinned for both"), "{err}");
 }
+
+#[tokio::test]
+async fn idle_connections_beyond_the_bound_do_not_lock_out_peers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = cluster(dir.path(), 2);
+    nodes[0].cfg.limits.inbound_connections_max = 4;
+    nodes[0].cfg.limits.handshake_timeout = Duration::from_millis(500);
+    let (_n0, mut rx0) = start(&mut nodes[0]).await;
+    // Many silent connections: the excess is closed at once, the rest time out in the
+    // handshake, and the honest peer gets in afterwards.
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(tokio::net::TcpStream::connect(nodes[0].cfg.listen).await.unwrap());
+    }
+    let (n1, _rx1) = start(&mut nodes[1]).await;
+    let started = std::time::Instant::now();
+    loop {
+        let _ = n1.send(ReplicaId::new(0), Lane::Consensus, Bytes::from_static(b"in"));
+        if let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(300), rx0.recv()).await {
+            assert_eq!(&f.payload[..], b"in");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the honest peer never got a slot");
+    }
+    drop(idle);
+}
