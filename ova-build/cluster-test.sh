@@ -50,7 +50,7 @@ ips=(10.20.0.11 10.20.0.12 10.20.0.13 10.20.0.14)
 urls=(); for ip in "${ips[@]}"; do urls+=("https://$ip:8545"); done
 ns="stele-ct-$$"
 t="$(mktemp -d "${TMPDIR:-/tmp}/stele-cluster.XXXXXX")"
-declare -A vm_pid=()
+vm_pid=()
 cleanup() {
     local i
     for i in "${!vm_pid[@]}"; do
