@@ -5,11 +5,15 @@
 #
 #   bash ova-build/boot-test.sh [--lynis] [OVA]
 #
+# The replica is real: a one-replica cluster (n = 1, f = 0, c = 0) made with
+#   `stele init --replicas 1 --hosts 10.0.2.15 --appliance` by the stele binary the image
+#   embeds; its stele.bundle is the `stele.bundle` property.
 # Boot 1 (good properties): the configurator must log `stele-firstboot: applied:` with the
-#   replica id on the serial console, print the banner with the certificate fingerprint of the
-#   test certificate, and never print the private key. With STELE_BOOT_TEST_RPC=1 (once the
-#   node serves JSON-RPC) it must also answer eth_chainId over TLS on the forwarded port,
-#   presenting exactly the test certificate.
+#   replica id on the serial console, print the banner with the fingerprint of the bundle's
+#   RPC certificate, and never print the private key. The replica must then answer
+#   eth_chainId over TLS on the forwarded port with the genesis's chain id, verified against
+#   the cluster CA and presenting exactly the certificate in the bundle, and its block number
+#   must advance (the one-replica cluster finalizes blocks).
 #   The first boot also runs the image's diagnostics unit (kernel command line
 #   stele.diagnostics): the VM must reach the login prompt with no failed unit, and its
 #   listening sockets must be only the configured ports (and DHCP). With --lynis, a CD carrying
@@ -18,9 +22,8 @@
 #   the configurator must not apply, and the forwarded port must serve nothing.
 #
 # The kernel and initrd are taken from the OVA's own ESP (direct kernel boot: Debian's OVMF
-# cannot boot from pvscsi, design note §4c). Env: BOOT_TIMEOUT (s, default 300), STELE_BUNDLE
-# (a bundle from `stele init --appliance`, with STELE_RPC_CERT its certificate; default: a
-# throwaway bundle made here).
+# cannot boot from pvscsi, design note §4c). Env: BOOT_TIMEOUT (s, default 300), STELE_BIN (the
+# stele used for `stele init`, default the one stage 10 put into the image).
 source "$(dirname "$0")/lib.sh"
 
 lynis=0
@@ -43,25 +46,15 @@ cleanup() {
 trap cleanup EXIT
 
 progress boot "unpacking $(basename "$ova")"
-tar -xf "$ova" -C "$t"
-os_vmdk=$(ls "$t"/*-os.vmdk)
-data_vmdk=$(ls "$t"/*-data.vmdk)
-qemu-img convert -f vmdk -O raw "$os_vmdk" "$t/os.raw"
-mcopy -n -i "$t/os.raw@@1M" ::/stele/vmlinuz "$t/vmlinuz"
-mcopy -n -i "$t/os.raw@@1M" ::/stele/initrd.img "$t/initrd.img"
-cmdline=$(mtype -i "$t/os.raw@@1M" ::/loader/entries/stele.conf | sed -n 's/^options //p')
-rm -f "$t/os.raw"
-[ -n "$cmdline" ] || die "no kernel command line in the image's loader entry"
+ova_unpack "$ova" "$t"
 
-progress boot "test certificate, replica bundle and OVF environment ISOs"
-if [ -n "${STELE_BUNDLE:-}" ]; then
-    [ -n "${STELE_RPC_CERT:-}" ] || die "STELE_BUNDLE needs STELE_RPC_CERT (the PEM certificate inside it)"
-    printf '%s' "$STELE_BUNDLE" > "$t/bundle.txt"
-    cp "$STELE_RPC_CERT" "$t/rpc.crt"
-    : > "$t/rpc.key"
-else
-    make_test_bundle "$t"
-fi
+progress boot "stele init --replicas 1 --appliance, OVF environment ISOs"
+make_cluster "$t/cluster" 1 10.0.2.15 "${STELE_BIN:-$OVA_WORK/bin/stele}"
+r0="$t/cluster/replica-0"
+cp "$r0/bundle.txt" "$t/bundle.txt"
+cp "$r0/bundle-rpc.crt" "$t/rpc.crt"
+cp "$r0/bundle-rpc.key" "$t/rpc.key"
+chain_id=$(python3 -c 'import json,sys; print(hex(json.load(open(sys.argv[1]))["config"]["chainId"]))' "$t/cluster/genesis.json")
 fingerprint=$(openssl x509 -in "$t/rpc.crt" -noout -fingerprint -sha256 | sed 's/.*=//')
 make_iso() { # make_iso NAME KEY=VALUE...
     local name="$1"; shift
@@ -135,20 +128,28 @@ reached+=("configurator found ovf-env.xml on the IDE CD-ROM")
 wait_for good 'stele-firstboot: applied: replica 0 rpc port 8545'
 reached+=("configurator validated and applied the properties")
 wait_for good "TLS certificate: +SHA256 $fingerprint"
-reached+=("banner shows the RPC URL and the test certificate's fingerprint")
+reached+=("banner shows the RPC URL and the fingerprint of the bundle's certificate")
 key_line=$(sed -n 2p "$t/rpc.key")
-if [ -n "$key_line" ] && grep -qF "$key_line" "$t/good.serial"; then die "good: the private key appeared on the serial console"; fi
-reached+=("private key never printed")
+[ -n "$key_line" ] || die "no key line in the bundle's rpc.key"
+if grep -qF "$key_line" "$t/good.serial"; then die "good: the TLS private key appeared on the serial console"; fi
+bls_key=$(tr -d '\n' < "$r0/bundle-bls.key")
+[ -n "$bls_key" ] || die "no bls.key in the bundle"
+if grep -qF "$bls_key" "$t/good.serial"; then die "good: the BLS secret key appeared on the serial console"; fi
+reached+=("private keys (TLS, BLS) never printed")
 wait_for good 'stele login:'
 reached+=("boot reaches the login prompt")
 wait_for good 'stele-diag: end'
 diag=$(sed -n 's/^.*stele-diag: //p' "$t/good.serial" | tr -d '\r')
 printf '%s\n' "$diag" | sed 's/^/    diag| /' >&2
 if grep -q '\[FAILED\]' "$t/good.serial" || printf '%s\n' "$diag" | grep -q '^failed-unit'; then
-    grep '\[FAILED\]' "$t/good.serial" | sed 's/^/    serial| /' >&2
-    die "good: units failed during boot"
+    { grep '\[FAILED\]' "$t/good.serial" || true; } | sed 's/^/    serial| /' >&2
+    die "good: units failed during boot: $(printf '%s\n' "$diag" | sed -n 's/^failed-unit //p' | tr '\n' ' ')"
 fi
 reached+=("no failed units")
+printf '%s\n' "$diag" | grep -q '^stele.service active' || die "good: stele.service is not active"
+ready=$(printf '%s\n' "$diag" | sed -n 's/^stele-ready //p')
+[[ "$ready" == *'replica 0 of cluster "stele-appliance-test" ready'* ]] || die "good: the node never logged that it is ready"
+reached+=("stele.service active under the sandbox; the node logged: $ready")
 audit=$(printf '%s\n' "$diag" | sed -n 's/^audit-rules \([0-9]*\) loaded, enabled=\([0-9]\)$/\1 \2/p')
 [ "${audit#* }" = 2 ] && [ "${audit% *}" -ge 15 ] || die "good: audit rules not all loaded and locked (loaded, enabled: $audit)"
 reached+=("auditd: ${audit% *} rules loaded, immutable (enabled=2)")
@@ -168,18 +169,24 @@ fi
 # getty expands \4 in the banner to the VM's address (qemu's user network gives 10.0.2.15).
 wait_for good 'JSON-RPC \(TLS\): +https://10\.0\.2\.15:8545'
 reached+=("boot reaches the login prompt; getty shows the banner with the VM's address")
-if [ "${STELE_BOOT_TEST_RPC:-0}" = 1 ]; then
-    deadline=$(( $(date +%s) + timeout_s ))
-    until answer=$(curl -s --max-time 5 --cacert "$t/rpc.crt" -H 'content-type: application/json' \
-            --data '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "https://127.0.0.1:$port/") \
-            && [[ "$answer" == *'"result"'* ]]; do
-        [ "$(date +%s)" -lt "$deadline" ] || die "good: no eth_chainId answer over TLS within $timeout_s s"
-        sleep 2
-    done
-    served=$(openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')
-    [ "$served" = "$fingerprint" ] || die "good: served certificate $served is not the one from the properties ($fingerprint)"
-    reached+=("eth_chainId answered over TLS ($answer) with exactly the certificate from the properties")
-fi
+rpc() { # rpc METHOD: one JSON-RPC call over TLS, trusting only the cluster CA
+    curl -s --max-time 5 --cacert "$t/cluster/ca/ca.crt" -H 'content-type: application/json' \
+        --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":[]}" "https://127.0.0.1:$port/"
+}
+deadline=$(( $(date +%s) + timeout_s ))
+until answer=$(rpc eth_chainId) && [[ "$answer" == *'"result"'* ]]; do
+    [ "$(date +%s)" -lt "$deadline" ] || die "good: no eth_chainId answer over TLS within $timeout_s s"
+    sleep 2
+done
+[[ "$answer" == *"\"result\":\"$chain_id\""* ]] || die "good: eth_chainId answered $answer, the genesis says $chain_id"
+progress boot "good: eth_chainId $chain_id over TLS after $(( $(date +%s) - boot_t0 )) s"
+served=$(openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')
+[ "$served" = "$fingerprint" ] || die "good: served certificate $served is not the bundle's rpc.crt ($fingerprint)"
+reached+=("eth_chainId = $chain_id (the genesis's) over TLS verified against the cluster CA, serving exactly the bundle's rpc.crt")
+block_hex() { rpc eth_blockNumber | sed -n 's/.*"result":"\(0x[0-9a-f]*\)".*/\1/p'; }
+b1=$(block_hex); sleep 10; b2=$(block_hex)
+[ -n "$b1" ] && [ -n "$b2" ] && [ $(( b2 )) -gt $(( b1 )) ] || die "good: block number did not advance in 10 s ($b1 -> $b2)"
+reached+=("the one-replica cluster finalizes blocks (eth_blockNumber $(( b1 )) -> $(( b2 )) in 10 s)")
 stop_vm
 
 # ---- Boot 2: a bad property value (back to the normal time limit).
@@ -196,7 +203,4 @@ stop_vm
 
 printf 'boot test reached:\n' >&2
 printf '  - %s\n' "${reached[@]}" >&2
-if [ "${STELE_BOOT_TEST_RPC:-0}" != 1 ]; then
-    printf '  (not checked: eth_chainId over TLS; set STELE_BOOT_TEST_RPC=1 once the node serves RPC)\n' >&2
-fi
 progress boot "passed"

@@ -40,14 +40,47 @@ stele_ova() {
     "$CARGO_TARGET_DIR/release/stele-ova" "$@"
 }
 
-# make_test_bundle DIR: a throwaway TLS certificate/key and replica bundle for tests, in DIR
-# (rpc.crt, rpc.key, config.toml, bundle.txt). Real deployments use `stele init --appliance`.
-make_test_bundle() {
-    local d="$1"
-    mkdir -p "$d"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj /CN=stele-test -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
-        -keyout "$d/rpc.key" -out "$d/rpc.crt" 2>/dev/null
-    printf '# test replica config (placeholder until `stele init --appliance` writes the real one)\n' > "$d/config.toml"
-    stele_ova bundle --replica 0 config.toml="$d/config.toml" rpc.crt="$d/rpc.crt" rpc.key="$d/rpc.key" > "$d/bundle.txt"
+# make_cluster DIR N HOSTS [STELE]: a real cluster for tests, made the way an operator makes one:
+# `stele init --replicas N --hosts HOSTS --p2p-port 30303 --rpc-port 8545 --appliance --out DIR`
+# with STELE (default: the binary stage 10 put into the image, $OVA_WORK/bin/stele). Then, per
+# replica, what the VM will get and serve, taken out of the bundle itself:
+# DIR/replica-<i>/bundle.txt (the stele.bundle property value), bundle-rpc.crt, bundle-rpc.key,
+# bundle-bls.key.
+make_cluster() {
+    local d="$1" n="$2" hosts="$3" stele="${4:-$OVA_WORK/bin/stele}" i
+    [ -x "$stele" ] || die "no stele binary at $stele (stage 10 puts it in \$OVA_WORK/bin)"
+    rm -rf "$d"
+    "$stele" init --replicas "$n" --hosts "$hosts" --p2p-port 30303 --rpc-port 8545 --appliance \
+        --name stele-appliance-test --out "$d" >/dev/null || die "stele init --appliance failed"
+    for (( i = 0; i < n; i++ )); do
+        local r="$d/replica-$i"
+        [ -s "$r/stele.bundle" ] || die "stele init wrote no $r/stele.bundle"
+        tr -d '\n' < "$r/stele.bundle" > "$r/bundle.txt"
+        python3 - "$r" <<'PY' || die "cannot read the bundle of $r"
+import base64, json, os, sys
+r = sys.argv[1]
+b = json.loads(base64.b64decode(open(f"{r}/bundle.txt").read(), validate=True))
+assert b["format"] == "stele-appliance-bundle/1", b["format"]
+for name in ("rpc.crt", "rpc.key", "bls.key"):
+    fd = os.open(f"{r}/bundle-{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, b["files"][name].encode())
+    os.close(fd)
+PY
+    done
+}
+
+# ova_unpack OVA DIR: unpacks the OVA into DIR and takes the kernel, initrd and command line out
+# of its own ESP (direct kernel boot: Debian's OVMF cannot boot from pvscsi, design note §4c).
+# Sets os_vmdk, data_vmdk, cmdline; writes DIR/vmlinuz and DIR/initrd.img.
+ova_unpack() {
+    local ova="$1" d="$2"
+    tar -xf "$ova" -C "$d"
+    os_vmdk=$(ls "$d"/*-os.vmdk)
+    data_vmdk=$(ls "$d"/*-data.vmdk)
+    qemu-img convert -f vmdk -O raw "$os_vmdk" "$d/os.raw"
+    mcopy -n -i "$d/os.raw@@1M" ::/stele/vmlinuz "$d/vmlinuz"
+    mcopy -n -i "$d/os.raw@@1M" ::/stele/initrd.img "$d/initrd.img"
+    cmdline=$(mtype -i "$d/os.raw@@1M" ::/loader/entries/stele.conf | sed -n 's/^options //p')
+    rm -f "$d/os.raw"
+    [ -n "$cmdline" ] || die "no kernel command line in the image's loader entry"
 }

@@ -8,6 +8,13 @@ sleep 20  # let late units settle (TCG boots are slow)
 say "begin"
 say "stele.service $(systemctl is-active stele.service) ($(systemctl show -p ExecMainStatus --value stele.service))"
 systemctl --failed --no-legend --plain | while read -r unit rest; do say "failed-unit $unit"; done
+# The node's own words (no secrets in them): its ready line, or its last lines when not running.
+journalctl -b -u stele.service -o cat --no-pager 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' > /run/stele-diag-node.log
+say "stele-ready $(grep -m1 ' ready: ' /run/stele-diag-node.log)"
+if [ "$(systemctl is-active stele.service)" != active ]; then
+    tail -20 /run/stele-diag-node.log | while read -r line; do say "stele-log $line"; done
+fi
+rm -f /run/stele-diag-node.log
 ss -Htlnu | while read -r proto state recv send local peer rest; do say "listen $proto $local"; done
 nft list ruleset | grep -E 'policy|dport' | while read -r line; do say "nft $line"; done
 say "root-mount $(findmnt -no OPTIONS /)"

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Four-VM cluster test of a built OVA under qemu (TCG): what an administrator does with four
+# deployments of the one OVA, on a private network, without vSphere.
+#
+#   bash ova-build/cluster-test.sh [OVA]
+#
+# 1. `stele init --replicas 4 --hosts 10.20.0.11,…,10.20.0.14 --p2p-port 30303 --rpc-port 8545
+#    --appliance` with the stele binary the image embeds (as an operator would on a workstation).
+# 2. A private network: a network namespace with a bridge (10.20.0.1/24, the "workstation")
+#    and one tap per VM. Nothing is routed outside it.
+# 3. Four VMs from the OVA's VMDKs (copy-on-write overlays, so each VM has its own data disk),
+#    each with the ESXi devices (pvscsi, vmxnet3, IDE CD) and its own OVF environment ISO:
+#    its replica's stele.bundle, net.mode=static, net.address=10.20.0.1<i>/24.
+# 4. From the namespace, over TLS verified against the cluster CA: all four answer and
+#    finalize blocks; `stele status --config replica-0/config.toml` shows the cluster; a signed
+#    transfer sent to VM 0 is in the same block (number and hash) on all four and the
+#    recipient's balance is 1 wei on all four.
+# 5. The current primary's VM is powered off (qemu killed: a hard power-off). The other three
+#    must keep finalizing: another transfer, sent to a surviving VM, is in the same block on
+#    all three, and the finalized height rises by at least 10 blocks.
+# Times of every step are printed; the VMs and the namespace are removed on exit.
+#
+# Env: CLUSTER_TIMEOUT (s per wait, default 900), VM_MEM (MiB, default 1536), VM_SMP (default 1),
+# STELE_BIN (stele for `stele init`, default $OVA_WORK/bin/stele), STELE_WEB3PY_VENV (Python
+# with eth_account, default the tests/clients venv; made by tests/clients/setup.sh if missing),
+# KEEP_CLUSTER_DIR=1 keeps the work directory (serial logs) for inspection.
+# Needs root (network namespace, taps), qemu-system-x86, about 6.5 GB of free memory.
+source "$(dirname "$0")/lib.sh"
+
+ova="${1:-$OVA_WORK/out/$OVA_NAME.ova}"
+[ -s "$ova" ] || die "no OVA at $ova (build it first: bash ova-build/build.sh)"
+[ "$(id -u)" = 0 ] || die "run as root (network namespace and tap devices)"
+timeout_s="${CLUSTER_TIMEOUT:-900}"
+vm_mem="${VM_MEM:-1536}"
+vm_smp="${VM_SMP:-1}"
+stele="${STELE_BIN:-$OVA_WORK/bin/stele}"
+venv="${STELE_WEB3PY_VENV:-${STELE_CI_CACHE:-/var/tmp/stele-ci-cache}/venv-web3py}"
+command -v qemu-system-x86_64 >/dev/null || {
+    progress cluster "installing qemu-system-x86 (bookworm-backports, keeps qemu-utils 10.0.2)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports qemu-system-x86 qemu-utils >/dev/null
+}
+for tool in genisoimage mcopy ip; do command -v "$tool" >/dev/null || die "$tool is missing (run ova-build/stages/00-tools.sh)"; done
+if ! "$venv/bin/python" -c 'import eth_account' 2>/dev/null; then
+    progress cluster "web3.py venv missing: tests/clients/setup.sh"
+    bash "$STELE_ROOT/tests/clients/setup.sh" >/dev/null || die "tests/clients/setup.sh failed"
+fi
+
+n=4
+ips=(10.20.0.11 10.20.0.12 10.20.0.13 10.20.0.14)
+urls=(); for ip in "${ips[@]}"; do urls+=("https://$ip:8545"); done
+ns="stele-ct-$$"
+t="$(mktemp -d "${TMPDIR:-/tmp}/stele-cluster.XXXXXX")"
+vm_pid=()
+cleanup() {
+    local i
+    for i in "${!vm_pid[@]}"; do
+        if kill -0 "${vm_pid[$i]}" 2>/dev/null; then kill "${vm_pid[$i]}"; fi
+    done
+    ip netns del "$ns" 2>/dev/null || true
+    if [ -n "${KEEP_CLUSTER_DIR:-}" ]; then echo "kept $t" >&2; else rm -rf "$t"; fi
+}
+trap cleanup EXIT
+t_start=$(date +%s)
+since() { echo "$(( $(date +%s) - $1 ))"; }
+in_ns() { ip netns exec "$ns" "$@"; }
+eth() { in_ns "$venv/bin/python" "$OVA_BUILD_DIR/cluster-eth.py" --ca "$t/cluster/ca/ca.crt" "$@"; }
+
+# ---- 1. The cluster, as the operator makes it.
+progress cluster "unpacking $(basename "$ova")"
+ova_unpack "$ova" "$t"
+progress cluster "stele init --replicas 4 --hosts $(IFS=,; echo "${ips[*]}") --appliance ($("$stele" --version))"
+make_cluster "$t/cluster" "$n" "$(IFS=,; echo "${ips[*]}")" "$stele"
+for (( i = 0; i < n; i++ )); do
+    mkdir -p "$t/env$i"
+    stele_ova env --out "$t/env$i/ovf-env.xml" stele.bundle=@"$t/cluster/replica-$i/bundle.txt" \
+        net.mode=static net.address="${ips[$i]}/24" net.gateway= net.dns= ntp.servers= \
+        rpc.port=8545 replica.port=30303 syslog.target= ssh.authorized_key=
+    genisoimage -quiet -V "OVF ENV" -J -R -o "$t/env$i.iso" "$t/env$i/ovf-env.xml"
+done
+
+# ---- 2. The private network.
+ip netns add "$ns"
+in_ns ip link set lo up
+in_ns ip link add br0 type bridge
+in_ns ip addr add 10.20.0.1/24 dev br0
+in_ns ip link set br0 up
+for (( i = 0; i < n; i++ )); do
+    in_ns ip tuntap add "tap$i" mode tap
+    in_ns ip link set "tap$i" master br0 up
+done
+progress cluster "network namespace $ns: br0 10.20.0.1/24, tap0..tap3"
+
+# ---- 3. Four VMs.
+for (( i = 0; i < n; i++ )); do
+    qemu-img create -q -f qcow2 -F vmdk -b "$os_vmdk" "$t/vm$i-os.qcow2"
+    qemu-img create -q -f qcow2 -F vmdk -b "$data_vmdk" "$t/vm$i-data.qcow2"
+    : > "$t/vm$i.serial"
+    in_ns qemu-system-x86_64 -name "stele-r$i" -machine pc -accel tcg -cpu max -smp "$vm_smp" -m "$vm_mem" \
+        -display none -no-user-config -nodefaults -serial "file:$t/vm$i.serial" \
+        -kernel "$t/vmlinuz" -initrd "$t/initrd.img" -append "$cmdline stele.diagnostics" \
+        -device pvscsi,id=scsi0 \
+        -drive "if=none,id=os,file=$t/vm$i-os.qcow2,format=qcow2" -device scsi-hd,drive=os,bus=scsi0.0,scsi-id=0 \
+        -drive "if=none,id=data,file=$t/vm$i-data.qcow2,format=qcow2" -device scsi-hd,drive=data,bus=scsi0.0,scsi-id=1 \
+        -drive "if=ide,index=2,media=cdrom,readonly=on,file=$t/env$i.iso" \
+        -netdev "tap,id=n0,ifname=tap$i,script=no,downscript=no" -device "vmxnet3,netdev=n0,mac=52:54:00:20:00:1$i" \
+        -pidfile "$t/vm$i.pid" -daemonize
+    vm_pid[$i]=$(cat "$t/vm$i.pid")
+done
+t_boot=$(date +%s)
+progress cluster "4 VMs started (qemu pids ${vm_pid[*]}; ${vm_smp} vCPU, ${vm_mem} MiB each; serial logs $t/vm*.serial)"
+
+wait_serial() { # wait_serial I PATTERN
+    local i="$1" pattern="$2"
+    while ! grep -qE "$pattern" "$t/vm$i.serial"; do
+        if [ "$(since "$t_boot")" -ge "$timeout_s" ]; then
+            tail -30 "$t/vm$i.serial" | sed "s/^/    vm$i serial| /" >&2
+            die "vm$i: no '$pattern' on the serial console within $timeout_s s"
+        fi
+        kill -0 "${vm_pid[$i]}" 2>/dev/null || die "vm$i: qemu exited"
+        sleep 2
+    done
+}
+for (( i = 0; i < n; i++ )); do
+    wait_serial "$i" "stele-firstboot: applied: replica $i rpc port 8545"
+    progress cluster "vm$i: configurator applied replica $i's bundle ($(since "$t_boot") s since power-on)"
+done
+for (( i = 0; i < n; i++ )); do
+    wait_serial "$i" 'stele-diag: end'
+    sed -n 's/^.*stele-diag: \(stele.service .*\|stele-ready .*\|stele-log .*\|failed-unit .*\)$/\1/p' "$t/vm$i.serial" |
+        tr -d '\r' | sed "s/^/    vm$i| /" >&2
+    grep -q 'stele-diag: stele.service active' "$t/vm$i.serial" || die "vm$i: stele.service is not active"
+done
+progress cluster "all four VMs booted, stele.service active on each ($(since "$t_boot") s since power-on)"
+
+# ---- 4. The cluster works.
+eth wait-final "${urls[@]}" --above 2 --timeout "$timeout_s" >/dev/null ||
+    die "the four replicas do not all finalize blocks"
+t_up=$(since "$t_boot")
+progress cluster "all four answer over TLS and finalize blocks ($t_up s since power-on)"
+in_ns "$stele" status --config "$t/cluster/replica-0/config.toml" | sed 's/^/    /' >&2 ||
+    die "stele status --config replica-0/config.toml failed"
+
+to1=0x00000000000000000000000000000000057e1e01
+t0=$(date +%s)
+tx1=$(eth send "${urls[0]}" --to "$to1") || die "sending a transfer to vm0 failed"
+where1=$(eth receipt "${urls[@]}" --tx "$tx1" --timeout "$timeout_s") || die "the transfer is not on all four replicas"
+balances1=$(eth balance "${urls[@]}" --address "$to1")
+python3 -c 'import json,sys; b=json.loads(sys.argv[1]); sys.exit(0 if set(b.values())=={1} else 1)' "$balances1" ||
+    die "balance of $to1 is not 1 wei on all four: $balances1"
+t_tx1=$(since "$t0")
+progress cluster "transfer $tx1 sent to vm0: receipt on all four in $t_tx1 s: $where1; balance 1 wei on all four"
+
+# ---- 5. One VM off; the other three go on.
+primary=$(eth status "${urls[0]}" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["status"]["primary"])')
+[[ "$primary" =~ ^[0-3]$ ]] || die "cannot read the primary from stele_status"
+before=$(eth status "${urls[@]}")
+max_final=$(printf '%s\n' "$before" | python3 -c 'import json,sys; print(max(json.loads(l)["status"]["finalized"] for l in sys.stdin))')
+view_before=$(printf '%s\n' "$before" | python3 -c 'import json,sys; print(max(json.loads(l)["status"]["view"] for l in sys.stdin))')
+kill -KILL "${vm_pid[$primary]}"
+unset "vm_pid[$primary]"
+t_off=$(date +%s)
+progress cluster "powered off vm$primary (the primary of view $view_before; finalized height was $max_final)"
+survivors=(); for (( i = 0; i < n; i++ )); do [ "$i" = "$primary" ] || survivors+=("${urls[$i]}"); done
+to2=0x00000000000000000000000000000000057e1e02
+tx2=$(eth send "${survivors[0]}" --to "$to2") || die "sending a transfer to ${survivors[0]} failed"
+where2=$(eth receipt "${survivors[@]}" --tx "$tx2" --timeout "$timeout_s") ||
+    die "with vm$primary off, the transfer is not on all three others"
+t_tx2=$(since "$t_off")
+progress cluster "transfer $tx2 sent to ${survivors[0]}: receipt on the three others $t_tx2 s after the power-off: $where2"
+eth wait-final "${survivors[@]}" --above $(( max_final + 10 )) --timeout "$timeout_s" > "$t/final.json" ||
+    die "with vm$primary off, the other three did not finalize 10 more blocks"
+after=$(eth status "${survivors[@]}")
+view_after=$(printf '%s\n' "$after" | python3 -c 'import json,sys; print(min(json.loads(l)["status"]["view"] for l in sys.stdin))')
+progress cluster "three replicas keep finalizing: finalized $(cat "$t/final.json") ($(since "$t_off") s after the power-off; view $view_before -> $view_after)"
+in_ns "$stele" status --config "$t/cluster/replica-0/config.toml" | sed 's/^/    /' >&2 || true
+
+printf 'cluster test passed (%s s in all):\n' "$(since "$t_start")" >&2
+printf '  %s\n' \
+    "four VMs from one OVA, each with its own stele init bundle, booted and formed a cluster: ${t_up} s from power-on to all four finalizing" \
+    "transfer sent to vm0 in the same block on all four after ${t_tx1} s: $where1" \
+    "vm$primary (primary of view $view_before) powered off; a transfer sent to a survivor was in the same block on the other three ${t_tx2} s later; they went on to finalize 10+ more blocks (view now $view_after)" >&2
