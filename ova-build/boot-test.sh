@@ -163,7 +163,7 @@ printf '%s\n' "$diag" | grep -qE '^listen udp .*:68$' || die "good: socket listi
 reached+=("listening sockets: only the configured ports ($(printf '%s\n' "$diag" | sed -n 's/^listen //p' | tr '\n' ';'))")
 if [ "$lynis" = 1 ]; then
     printf '%s\n' "$diag" | grep -qE '^lynis hardening_index=[0-9]+' || die "good: lynis did not produce a hardening index"
-    printf '%s\n' "$diag" | grep -E '^lynis (hardening_index|tests_performed|warning)' | sed 's/^/    /' >&2
+    printf '%s\n' "$diag" | grep -E '^lynis (hardening_index|tests_performed|warning|suggestion|detail)' | sed 's/^/    /' >&2
     reached+=("lynis: $(printf '%s\n' "$diag" | grep '^lynis hardening_index')")
 fi
 # getty expands \4 in the banner to the VM's address (qemu's user network gives 10.0.2.15).

@@ -38,6 +38,9 @@ if [ -e /dev/disk/by-label/STELE-DIAG ]; then
         say "lynis tests_performed=$(sed -n 's/^lynis_tests_done=//p' /tmp/lynis-report.dat)"
         sed -n 's/^warning\[\]=/lynis warning /p; s/^suggestion\[\]=/lynis suggestion /p' /tmp/lynis-report.dat |
             while read -r line; do say "$line"; done
+        # Which sysctl key (KRNL-6000) or file mode (FILE-7524) still differs from lynis' profile.
+        grep -E 'different value than expected|not matching expected|could be more strict' /tmp/lynis.log |
+            sed 's/^[^ ]* //' | while read -r line; do say "lynis detail $line"; done
         cd / && umount /run/stele/diag
     fi
 fi
