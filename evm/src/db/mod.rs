@@ -9,6 +9,7 @@ pub mod check;
 pub mod codec;
 pub mod models;
 pub mod tables;
+mod writer;
 
 use codec::{Codec, CodecError};
 use signet_libmdbx::{
@@ -17,6 +18,7 @@ use signet_libmdbx::{
 };
 use std::{collections::HashMap, path::Path, sync::Arc};
 use tables::{Table, TABLE_NAMES};
+use writer::{WriterSlot, WriterTurn};
 
 pub use chain::head_state_root;
 
@@ -52,6 +54,8 @@ pub enum DbError {
 pub struct ChainDb {
     env: Environment,
     tables: Arc<HashMap<&'static str, signet_libmdbx::Database>>,
+    /// Write transactions of this process queue here (see [`writer`]).
+    writer: Arc<WriterSlot>,
 }
 
 impl ChainDb {
@@ -82,17 +86,18 @@ impl ChainDb {
             tables.insert(*name, tx.create_db(Some(name), DatabaseFlags::empty())?);
         }
         tx.commit()?;
-        Ok(Self { env, tables: Arc::new(tables) })
+        Ok(Self { env, tables: Arc::new(tables), writer: Arc::default() })
     }
 
     /// Starts a read transaction: a consistent snapshot at the last commit.
     pub fn read(&self) -> Result<DbTx<RoSync>, DbError> {
-        Ok(DbTx { tx: self.env.begin_ro_sync()?, tables: self.tables.clone() })
+        Ok(DbTx { tx: self.env.begin_ro_sync()?, tables: self.tables.clone(), _turn: None })
     }
 
-    /// Starts the (single) write transaction.
+    /// Starts the (single) write transaction, waiting for this process's previous one to end.
     pub fn write(&self) -> Result<DbTx<RwSync>, DbError> {
-        Ok(DbTx { tx: self.env.begin_rw_sync()?, tables: self.tables.clone() })
+        let turn = self.writer.acquire();
+        Ok(DbTx { tx: self.env.begin_rw_sync()?, tables: self.tables.clone(), _turn: Some(turn) })
     }
 }
 
@@ -101,6 +106,9 @@ impl ChainDb {
 pub struct DbTx<K: TransactionKind> {
     tx: Tx<K>,
     tables: Arc<HashMap<&'static str, signet_libmdbx::Database>>,
+    /// A write transaction's turn; declared after `tx` so that it is released only once the
+    /// transaction has committed or aborted.
+    _turn: Option<WriterTurn>,
 }
 
 /// A read-only transaction.

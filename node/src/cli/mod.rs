@@ -50,7 +50,7 @@ pub(crate) fn run() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libmdbx=error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libmdbx=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
