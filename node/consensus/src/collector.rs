@@ -237,6 +237,8 @@ impl Replica {
             self.finalize(cert);
         }
         self.after_executed_checkpoint(seq, block_hash);
+        // A primary held back by its own execution queue proposes again.
+        self.try_propose();
     }
 
     pub(crate) fn on_exec_share(&mut self, from: ReplicaId, share: StateShare) {

@@ -41,6 +41,13 @@ impl Replica {
             if seq > self.window_top() || seq.get() > self.committed_upto.get() + self.cfg.pipeline_max {
                 return;
             }
+            // Under load execution is the slowest stage: proposing further ahead of it only
+            // queues committed blocks (their finality waits behind the queue). Holding back
+            // lets the pool grow, so the next block carries more transactions for the same
+            // per-block cost (signatures, one durable commit). `on_executed` resumes.
+            if seq.get() > self.executed.get() + self.cfg.pipeline_max {
+                return;
+            }
             let in_flight: BTreeSet<Digest> = self
                 .slots
                 .range(self.committed_upto.next()..)
