@@ -213,7 +213,10 @@ fn persist_loop(mut store: super::store::ConsensusStore, jobs: mpsc::Receiver<Pe
             take(job);
         }
         if !records.is_empty() {
-            if let Err(err) = store.append(&records) {
+            let started = std::time::Instant::now();
+            let appended = store.append(&records);
+            tracing::debug!(records = records.len(), ms = started.elapsed().as_millis() as u64, "consensus records persisted");
+            if let Err(err) = appended {
                 // Acknowledging an unwritten record could make this replica break a promise
                 // after a restart: stop ordering instead.
                 tracing::error!("cannot persist consensus records, the replica stops voting: {err}");
@@ -240,6 +243,7 @@ fn persist_loop(mut store: super::store::ConsensusStore, jobs: mpsc::Receiver<Pe
 fn execute_loop(proofs: mpsc::Receiver<Box<CommitProof>>, node: &ReplicaNode) {
     while let Ok(proof) = proofs.recv() {
         let seq = proof.cert.seq;
+        let started = std::time::Instant::now();
         match execute::execute_commit(&node.db, &node.spec, &proof) {
             Ok(executed) => {
                 node.to_core(Input::Executed { seq, block_hash: Digest(executed.hash().0) });
@@ -253,6 +257,7 @@ fn execute_loop(proofs: mpsc::Receiver<Box<CommitProof>>, node: &ReplicaNode) {
                         txs = built.body.transactions.len(),
                         gas = built.header.gas_used,
                         hash = %built.hash,
+                        ms = started.elapsed().as_millis() as u64,
                         "executed block"
                     );
                     node.after_block(&nonces, &dropped, retries, announced);
