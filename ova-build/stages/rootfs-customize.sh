@@ -85,6 +85,16 @@ sed -i -e 's/^UMASK.*/UMASK\t\t027/' -e 's/^PASS_MAX_DAYS.*/PASS_MAX_DAYS\t365/'
     -e 's/^PASS_MIN_DAYS.*/PASS_MIN_DAYS\t1/' "$root/etc/login.defs"
 printf 'SHA_CRYPT_MIN_ROUNDS\t65536\nSHA_CRYPT_MAX_ROUNDS\t131072\n' >> "$root/etc/login.defs"
 chmod 0600 "$root/etc/ssh/sshd_config"
+# Scheduled-job directories readable by root only (lynis FILE-7524); nothing is scheduled in them.
+for d in cron.d cron.daily cron.hourly cron.weekly cron.monthly cron.yearly; do
+    [ ! -d "$root/etc/$d" ] || chmod 0700 "$root/etc/$d"
+done
+# procps' /usr/lib/sysctl.d/protect-links.conf sorts after 90-stele-hardening.conf and would
+# set fs.protected_fifos and fs.protected_regular back to 1 (lynis KRNL-6000): shadow it.
+if [ -f "$root/usr/lib/sysctl.d/protect-links.conf" ]; then
+    printf '# stele: shadows procps'"'"' protect-links.conf (it sorts after 90-stele-hardening.conf)\nfs.protected_symlinks = 1\nfs.protected_hardlinks = 1\nfs.protected_fifos = 2\nfs.protected_regular = 2\n' \
+        > "$root/etc/sysctl.d/protect-links.conf"
+fi
 # No compilers and nothing to build with (minbase has none; make sure).
 for cc in gcc cc c++ g++ clang rustc cargo make; do
     [ ! -e "$root/usr/bin/$cc" ] || die "compiler $cc found in the image"
