@@ -220,6 +220,7 @@ impl Replica {
             return;
         }
         self.executed = seq;
+        self.last_executed_at = self.now;
         self.executed_hashes.insert(seq, block_hash);
         if let Some(ts) = self.durable.committed.get(&seq).and_then(|p| p.proposal.timestamp_ms()) {
             self.executed_timestamp_ms = self.executed_timestamp_ms.max(ts);

@@ -6,6 +6,11 @@ pub const CHECKPOINT_INTERVAL_SEQS: u64 = 150;
 pub const WINDOW_SEQS_MAX: u64 = 2 * CHECKPOINT_INTERVAL_SEQS;
 /// Proposals the primary keeps in flight (concord: 16 concurrent agreements).
 pub const PIPELINE_SEQS_MAX: u64 = 16;
+/// Default lead of the primary's proposals over its execution (see `Config::execution_lead_max`).
+pub const EXECUTION_LEAD_SEQS: u64 = 2;
+/// A replica executing committed blocks does not complain about the view unless its executor
+/// has finished nothing for this long (a stuck executor must not silence its complaints).
+pub const EXECUTION_STALL_MS: u64 = 10_000;
 /// A batch (block) body; bigger proposals are misbehavior.
 pub const BATCH_BYTES_MAX: u32 = 1024 * 1024;
 /// Gas per block when the config does not say otherwise.

@@ -45,7 +45,7 @@ impl Replica {
             // queues committed blocks (their finality waits behind the queue). Holding back
             // lets the pool grow, so the next block carries more transactions for the same
             // per-block cost (signatures, one durable commit). `on_executed` resumes.
-            if seq.get() > self.executed.get() + self.cfg.pipeline_max {
+            if seq.get() > self.executed.get() + self.cfg.execution_lead_max {
                 return;
             }
             let in_flight: BTreeSet<Digest> = self

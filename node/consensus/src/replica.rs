@@ -52,6 +52,10 @@ pub struct Config {
     pub batch_gas_max: u64,
     /// Proposals in flight.
     pub pipeline_max: u64,
+    /// The primary proposes at most this many sequence numbers past its own executed head.
+    /// Under load execution is the slowest stage; a small lead makes the pool, not a queue of
+    /// committed blocks, absorb the wait, so blocks grow instead of finality lagging.
+    pub execution_lead_max: u64,
     /// While proposals are in flight, a batch is held back until its oldest transaction has
     /// waited this long, so a busy primary makes fewer, larger blocks (each block costs the
     /// same BLS work whatever its size). 0 = propose at once. An idle pipeline never waits.
@@ -77,6 +81,7 @@ impl Config {
             batch_bytes_max: crate::limits::BATCH_BYTES_MAX,
             batch_gas_max: crate::limits::BATCH_GAS_MAX,
             pipeline_max: crate::limits::PIPELINE_SEQS_MAX,
+            execution_lead_max: crate::limits::EXECUTION_LEAD_SEQS,
             batch_wait_ms: 0,
         }
     }
@@ -127,6 +132,9 @@ pub struct Replica {
     pub(crate) slots: BTreeMap<SeqNum, Slot>,
     pub(crate) committed_upto: SeqNum,
     pub(crate) last_commit_at: Tick,
+    /// When this replica last executed a committed block: while it works through a queue of
+    /// committed blocks the view is making progress, whatever the commit timer says.
+    pub(crate) last_executed_at: Tick,
     pub(crate) seen_seq_max: SeqNum,
     // --- proposer ---
     pub(crate) next_seq: SeqNum,
@@ -186,6 +194,7 @@ impl Replica {
             slots: BTreeMap::new(),
             committed_upto: executed,
             last_commit_at: now,
+            last_executed_at: now,
             seen_seq_max: executed,
             next_seq: executed.next(),
             last_proposal_at: now,

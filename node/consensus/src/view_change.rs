@@ -20,7 +20,14 @@ impl Replica {
         let since_view = self.now.since(self.view_entered_at);
         match self.mode {
             Mode::Normal => {
-                let quiet = self.now.since(self.last_commit_at.max(self.view_entered_at));
+                // Executing committed blocks is progress too: under load the primary waits for
+                // execution (`Config::execution_lead_max`), so commits pause while every
+                // replica executes a large block, and that is not the primary's fault. An
+                // executor that makes no progress at all for EXECUTION_STALL_MS does not count.
+                let executing = self.executed < self.committed_upto
+                    && self.now.since(self.last_executed_at) <= crate::limits::EXECUTION_STALL_MS;
+                let quiet =
+                    if executing { 0 } else { self.now.since(self.last_commit_at.max(self.view_entered_at).max(self.last_executed_at)) };
                 if quiet > self.cfg.empty_block_interval_ms + self.cfg.commit_timeout_ms {
                     self.complain(ComplaintReason::Timeout);
                 } else if let Some((seen, _)) = self.pending_order.first()

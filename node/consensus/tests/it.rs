@@ -16,6 +16,25 @@ fn run_or_panic(cfg: SimConfig) -> Stats {
     }
 }
 
+/// Execution slower than the complaint timeout (every block takes 700 ms to execute; the
+/// simulator complains after 500 ms without a commit): the primary waits for its execution
+/// instead of queueing committed blocks, nobody blames it for the pause, and blocks grow.
+#[test]
+fn slow_execution_is_not_a_faulty_primary() {
+    for p in [params(4, 1, 0), params(6, 1, 1)] {
+        for seed in 0..3 {
+            let mut cfg = SimConfig::new("slow_execution", p, seed);
+            cfg.exec_latency_ms = 700;
+            cfg.tx_interval_ms = 5;
+            cfg.end_ms = 12_000;
+            cfg.heal_ms = 0;
+            let stats = run_or_panic(cfg);
+            assert_eq!(stats.view_changes, 0, "{p:?} seed {seed}: view changed while every replica was executing");
+            assert!(stats.committed >= 10, "{p:?} seed {seed}: only {} blocks committed", stats.committed);
+        }
+    }
+}
+
 fn scenario_family(prefix: &str, seeds: u64) {
     for s in catalogue().into_iter().filter(|s| s.name.starts_with(prefix)) {
         for p in configs() {

@@ -91,6 +91,9 @@ pub struct SimConfig {
     /// Replicas that crash (by a `Fault::Crash`) and stay down: not restarted at heal and
     /// excused from liveness. Together with `byzantine` at most f.
     pub down_forever: Vec<ReplicaId>,
+    /// Time each replica takes to execute one committed block (blocks execute one after
+    /// another); 0 = at once.
+    pub exec_latency_ms: u64,
 }
 
 impl SimConfig {
@@ -118,6 +121,7 @@ impl SimConfig {
             uniform_latency_ms: None,
             down_forever: vec![],
             disk_latency_ms: 3,
+            exec_latency_ms: 0,
         }
     }
 
@@ -199,6 +203,8 @@ struct Instance {
     store: Storage,
     epoch: u64,
     timer_at: Option<u64>,
+    /// When this instance's executor finishes the blocks it already has.
+    exec_busy_until: u64,
 }
 
 struct Node {
@@ -304,7 +310,7 @@ impl Cluster {
                 Node {
                     id,
                     strategy,
-                    instances: (0..copies).map(|_| Instance { replica: None, store: Storage::default(), epoch: 0, timer_at: None }).collect(),
+                    instances: (0..copies).map(|_| Instance { replica: None, store: Storage::default(), epoch: 0, timer_at: None, exec_busy_until: 0 }).collect(),
                     skew_ms,
                     crypto: cryptos[i].clone(),
                     started: false,
@@ -589,10 +595,12 @@ impl Cluster {
                         i.store.included.insert(tx.id(), seq);
                     }
                     let epoch = i.epoch;
+                    let done = i.exec_busy_until.max(self.now) + self.cfg.exec_latency_ms;
+                    i.exec_busy_until = done;
                     if honest {
                         self.oracle.on_executed(id, seq, hash)?;
                     }
-                    self.push(self.now, Ev::Executed { node, inst, epoch, seq, hash });
+                    self.push(done, Ev::Executed { node, inst, epoch, seq, hash });
                 }
                 Output::Finalized(cert) => {
                     if honest {
