@@ -140,15 +140,28 @@ progress cluster "all four answer over TLS and finalize blocks ($t_up s since po
 in_ns "$stele" status --config "$t/cluster/replica-0/config.toml" | sed 's/^/    /' >&2 ||
     die "stele status --config replica-0/config.toml failed"
 
-to1=0x00000000000000000000000000000000057e1e01
-t0=$(date +%s)
-tx1=$(eth send "${urls[0]}" --to "$to1") || die "sending a transfer to vm0 failed"
-where1=$(eth receipt "${urls[@]}" --tx "$tx1" --timeout "$timeout_s") || die "the transfer is not on all four replicas"
-balances1=$(eth balance "${urls[@]}" --address "$to1")
-python3 -c 'import json,sys; b=json.loads(sys.argv[1]); sys.exit(0 if set(b.values())=={1} else 1)' "$balances1" ||
-    die "balance of $to1 is not 1 wei on all four: $balances1"
-t_tx1=$(since "$t0")
-progress cluster "transfer $tx1 sent to vm0: receipt on all four in $t_tx1 s: $where1; balance 1 wei on all four"
+# A transfer of 1 wei to a fresh address through the replica at $1; its receipt must be in the
+# same block on every replica in the remaining arguments, and the balance 1 wei on each.
+# Prints the seconds it took and where the receipt is.
+transfer_via() {
+    local via=$1 to=$2; shift 2
+    local t0 tx where balances
+    t0=$(date +%s)
+    tx=$(eth send "$via" --to "$to") || die "sending a transfer to $via failed"
+    where=$(eth receipt "$@" --tx "$tx" --timeout "$timeout_s") || die "transfer $tx sent to $via is not on all of $*"
+    balances=$(eth balance "$@" --address "$to")
+    python3 -c 'import json,sys; b=json.loads(sys.argv[1]); sys.exit(0 if set(b.values())=={1} else 1)' "$balances" ||
+        die "balance of $to is not 1 wei on all of $*: $balances"
+    printf '%s s, %s' "$(since "$t0")" "$where"
+}
+
+# One transfer through each replica's endpoint: a client may use any of them.
+sent_all=()
+for (( i = 0; i < n; i++ )); do
+    result=$(transfer_via "${urls[$i]}" "0x00000000000000000000000000000000057e1e1$i" "${urls[@]}") || exit 1
+    progress cluster "transfer sent to vm$i: receipt in the same block on all four after $result; balance 1 wei on all four"
+    sent_all+=("vm$i: $result")
+done
 
 # ---- 5. One VM off; the other three go on.
 primary=$(eth status "${urls[0]}" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["status"]["primary"])')
@@ -161,12 +174,12 @@ unset "vm_pid[$primary]"
 t_off=$(date +%s)
 progress cluster "powered off vm$primary (the primary of view $view_before; finalized height was $max_final)"
 survivors=(); for (( i = 0; i < n; i++ )); do [ "$i" = "$primary" ] || survivors+=("${urls[$i]}"); done
-to2=0x00000000000000000000000000000000057e1e02
-tx2=$(eth send "${survivors[0]}" --to "$to2") || die "sending a transfer to ${survivors[0]} failed"
-where2=$(eth receipt "${survivors[@]}" --tx "$tx2" --timeout "$timeout_s") ||
-    die "with vm$primary off, the transfer is not on all three others"
-t_tx2=$(since "$t_off")
-progress cluster "transfer $tx2 sent to ${survivors[0]}: receipt on the three others $t_tx2 s after the power-off: $where2"
+sent_survivors=()
+for (( i = 0; i < ${#survivors[@]}; i++ )); do
+    result=$(transfer_via "${survivors[$i]}" "0x00000000000000000000000000000000057e1e2$i" "${survivors[@]}") || exit 1
+    progress cluster "with vm$primary off, transfer sent to ${survivors[$i]}: receipt on the three others after $result ($(since "$t_off") s after the power-off)"
+    sent_survivors+=("${survivors[$i]}: $result")
+done
 eth wait-final "${survivors[@]}" --above $(( max_final + 10 )) --timeout "$timeout_s" > "$t/final.json" ||
     die "with vm$primary off, the other three did not finalize 10 more blocks"
 after=$(eth status "${survivors[@]}")
@@ -177,5 +190,5 @@ in_ns "$stele" status --config "$t/cluster/replica-0/config.toml" | sed 's/^/   
 printf 'cluster test passed (%s s in all):\n' "$(since "$t_start")" >&2
 printf '  %s\n' \
     "four VMs from one OVA, each with its own stele init bundle, booted and formed a cluster: ${t_up} s from power-on to all four finalizing" \
-    "transfer sent to vm0 in the same block on all four after ${t_tx1} s: $where1" \
-    "vm$primary (primary of view $view_before) powered off; a transfer sent to a survivor was in the same block on the other three ${t_tx2} s later; they went on to finalize 10+ more blocks (view now $view_after)" >&2
+    "one transfer sent to each of the four, each in the same block on all four: ${sent_all[*]}" \
+    "vm$primary (primary of view $view_before) powered off; one transfer sent to each survivor, each in the same block on the other three: ${sent_survivors[*]}; they went on to finalize 10+ more blocks (view now $view_after)" >&2

@@ -16,6 +16,7 @@ use signet_libmdbx::{
     DatabaseFlags, Environment, EnvironmentFlags, Geometry, MdbxError, Mode, ReadError, RoSync,
     RwSync, SyncMode, TransactionKind, WriteFlags, tx::Tx,
 };
+use crate::trie::cache::NodeCache;
 use std::{collections::HashMap, path::Path, sync::Arc};
 use tables::{Table, TABLE_NAMES};
 use writer::{WriterSlot, WriterTurn};
@@ -56,11 +57,19 @@ pub struct ChainDb {
     tables: Arc<HashMap<&'static str, signet_libmdbx::Database>>,
     /// Write transactions of this process queue here (see [`writer`]).
     writer: Arc<WriterSlot>,
+    /// Trie nodes recently read or written, shared by all transactions.
+    nodes: Arc<NodeCache>,
 }
 
 impl ChainDb {
-    /// Opens (creating if needed) the database in directory `path`.
+    /// Opens (creating if needed) the database in directory `path`, with the default trie
+    /// node cache.
     pub fn open(path: &Path) -> Result<Self, DbError> {
+        Self::open_with_node_cache(path, crate::trie::cache::DEFAULT_NODE_CACHE_BYTES)
+    }
+
+    /// Like [`ChainDb::open`], with a trie node cache of about `node_cache_bytes` (0: none).
+    pub fn open_with_node_cache(path: &Path, node_cache_bytes: u64) -> Result<Self, DbError> {
         std::fs::create_dir_all(path)
             .map_err(|e| DbError::Inconsistent(format!("cannot create {}: {e}", path.display())))?;
         let mut builder = Environment::builder();
@@ -90,18 +99,53 @@ impl ChainDb {
             tables.insert(*name, tx.create_db(Some(name), DatabaseFlags::empty())?);
         }
         tx.commit()?;
-        Ok(Self { env, tables: Arc::new(tables), writer: Arc::default() })
+        let nodes = Arc::new(NodeCache::new(node_cache_bytes));
+        Ok(Self { env, tables: Arc::new(tables), writer: Arc::default(), nodes })
+    }
+
+    /// MDBX's running page counters, for benchmarks: the difference across a commit is
+    /// what that block cost the disk.
+    pub fn page_stats(&self) -> Result<PageStats, DbError> {
+        let info = self.env.info()?;
+        let ops = info.page_ops();
+        let page_bytes = u64::from(self.env.stat()?.page_size());
+        Ok(PageStats { new: ops.newly, copied: ops.cow, split: ops.split, page_bytes })
+    }
+
+    /// Hits and misses of the trie node cache since the database was opened.
+    pub fn node_cache_stats(&self) -> crate::trie::cache::NodeCacheStats {
+        self.nodes.stats()
     }
 
     /// Starts a read transaction: a consistent snapshot at the last commit.
     pub fn read(&self) -> Result<DbTx<RoSync>, DbError> {
-        Ok(DbTx { tx: self.env.begin_ro_sync()?, tables: self.tables.clone(), _turn: None })
+        Ok(DbTx { tx: self.env.begin_ro_sync()?, tables: self.tables.clone(), nodes: self.nodes.clone(), _turn: None })
     }
 
     /// Starts the (single) write transaction, waiting for this process's previous one to end.
     pub fn write(&self) -> Result<DbTx<RwSync>, DbError> {
         let turn = self.writer.acquire();
-        Ok(DbTx { tx: self.env.begin_rw_sync()?, tables: self.tables.clone(), _turn: Some(turn) })
+        Ok(DbTx { tx: self.env.begin_rw_sync()?, tables: self.tables.clone(), nodes: self.nodes.clone(), _turn: Some(turn) })
+    }
+}
+
+/// Page operations of the environment since it was opened (MDBX `mi_pgop_stat`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageStats {
+    /// Pages newly allocated.
+    pub new: u64,
+    /// Pages copied for update (copy-on-write).
+    pub copied: u64,
+    /// Page splits.
+    pub split: u64,
+    /// Bytes per page.
+    pub page_bytes: u64,
+}
+
+impl PageStats {
+    /// Pages dirtied between `earlier` and `self`: each is written to disk at the commit.
+    pub fn dirtied_since(&self, earlier: &PageStats) -> u64 {
+        (self.new + self.copied).saturating_sub(earlier.new + earlier.copied)
     }
 }
 
@@ -110,6 +154,7 @@ impl ChainDb {
 pub struct DbTx<K: TransactionKind> {
     tx: Tx<K>,
     tables: Arc<HashMap<&'static str, signet_libmdbx::Database>>,
+    nodes: Arc<NodeCache>,
     /// A write transaction's turn; declared after `tx` so that it is released only once the
     /// transaction has committed or aborted.
     _turn: Option<WriterTurn>,
@@ -125,6 +170,11 @@ fn decode<T: Codec>(table: &'static str, bytes: &[u8]) -> Result<T, DbError> {
 }
 
 impl<K: TransactionKind> DbTx<K> {
+    /// The database's trie node cache (see [`crate::trie::cache`]).
+    pub(crate) fn node_cache(&self) -> &NodeCache {
+        &self.nodes
+    }
+
     fn handle<T: Table>(&self) -> Result<signet_libmdbx::Database, DbError> {
         self.tables
             .get(T::NAME)

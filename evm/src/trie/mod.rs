@@ -4,8 +4,10 @@
 //! A block's new state root is computed from the accounts and slots it changed only
 //! ([`state_root`]): the paths to those leaves are loaded, updated and re-hashed; the rest
 //! of the trie is referenced by the hashes already stored. Nodes are content-addressed and
-//! never deleted, so every past root stays readable and provable ([`proof`]).
+//! never deleted, so every past root stays readable and provable ([`proof`]), and a
+//! bounded [`cache`] of them can never go stale.
 
+pub mod cache;
 pub mod mpt;
 pub mod proof;
 pub mod state_root;
@@ -19,7 +21,14 @@ use signet_libmdbx::TransactionKind;
 
 impl<K: TransactionKind> NodeSource for DbTx<K> {
     fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-        self.get::<TrieNodes>(hash).map_err(|e| TrieError::Store(e.to_string()))
+        if let Some(node) = self.node_cache().get(hash) {
+            return Ok(Some(node.to_vec()));
+        }
+        let node = self.get::<TrieNodes>(hash).map_err(|e| TrieError::Store(e.to_string()))?;
+        if let Some(node) = &node {
+            self.node_cache().insert(*hash, node);
+        }
+        Ok(node)
     }
 }
 

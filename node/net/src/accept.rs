@@ -63,6 +63,7 @@ async fn serve(
     inbound: mpsc::Sender<Inbound>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
+    crate::socket::tune(&tcp, inner.limits.dead_peer_after);
     let handshake = tokio::time::timeout(inner.limits.handshake_timeout, acceptor.accept(tcp));
     let mut stream = handshake.await.map_err(|_| "handshake timed out".to_string())?.map_err(|e| format!("handshake: {e}"))?;
     let pin = peer_fingerprint(stream.get_ref().1.peer_certificates()).ok_or("no client certificate")?;

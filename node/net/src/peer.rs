@@ -123,7 +123,7 @@ pub(crate) async fn dial_loop(peer: Arc<Peer>, tls: Arc<ClientConfig>, limits: N
             return;
         }
         let attempt = tokio::select! {
-            r = connect(&peer, &connector, limits.handshake_timeout) => r,
+            r = connect(&peer, &connector, limits.handshake_timeout, limits.dead_peer_after) => r,
             _ = shutdown.changed() => return,
         };
         match attempt {
@@ -163,10 +163,11 @@ async fn connect(
     peer: &Peer,
     connector: &TlsConnector,
     timeout: Duration,
+    dead_peer_after: Duration,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, LinkError> {
     let attempt = async {
         let tcp = TcpStream::connect(&peer.config.addr).await.map_err(LinkError::Connect)?;
-        let _ = tcp.set_nodelay(true);
+        crate::socket::tune(&tcp, dead_peer_after);
         // The name checked against the certificate is the replica's identity, not the host:
         // what matters is which replica answers, wherever it runs.
         let name = ServerName::try_from(crate::pki::replica_dns_name(peer.config.id))

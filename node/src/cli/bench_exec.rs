@@ -48,6 +48,9 @@ pub(crate) struct BenchExecArgs {
     /// Data directory (default: a fresh temporary one).
     #[arg(long)]
     datadir: Option<PathBuf>,
+    /// Budget of the in-memory trie node cache, MiB (0 turns it off, for comparison).
+    #[arg(long, default_value_t = stele_evm::trie::cache::DEFAULT_NODE_CACHE_BYTES >> 20)]
+    node_cache_mib: u64,
 }
 
 /// A funded account that only receives: an address from a counter, no key needed.
@@ -100,7 +103,7 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
     let spec = Arc::new(ChainSpec::from_genesis(genesis)?);
 
     let started = Instant::now();
-    let db = ChainDb::open(&datadir.join("chain"))?;
+    let db = ChainDb::open_with_node_cache(&datadir.join("chain"), args.node_cache_mib << 20)?;
     init_genesis(&db, &spec)?;
     eprintln!("bench-exec: genesis with {} accounts written in {:.1}s", args.accounts + args.block_txs, started.elapsed().as_secs_f64());
 
@@ -143,42 +146,57 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
     }
     eprintln!("bench-exec: {} transactions signed in {:.1}s (not measured)", args.blocks * args.block_txs, started.elapsed().as_secs_f64());
 
-    let mut totals = (0f64, 0f64, 0f64, 0f64);
+    let mut totals = (0f64, 0f64, 0f64, 0f64, 0f64);
     let mut gas = 0u64;
     let mut txs_done = 0usize;
     let mut root_ms = Vec::new();
+    let (mut pages_total, mut node_reads_total, mut node_misses_total) = (0u64, 0u64, 0u64);
+    let page_bytes = db.page_stats()?.page_bytes;
     let mut timestamp = head.timestamp;
     for (number, transactions) in blocks.into_iter().enumerate() {
         timestamp += 1;
         let request = BlockRequest { timestamp, beneficiary: Address::ZERO, transactions, extra_data: Bytes::new() };
+        let (pages_before, cache_before) = (db.page_stats()?, db.node_cache_stats());
         let started = Instant::now();
         let built = build_and_commit(&db, &spec, &request)?;
         let wall = started.elapsed().as_secs_f64();
+        let (pages_after, cache_after) = (db.page_stats()?, db.node_cache_stats());
+        let pages = pages_after.dirtied_since(&pages_before);
+        pages_total += pages;
+        let (hits, misses) = (cache_after.hits - cache_before.hits, cache_after.misses - cache_before.misses);
+        node_reads_total += hits + misses;
+        node_misses_total += misses;
         anyhow::ensure!(built.skipped.is_empty(), "block {} left out transactions: {:?}", number + 1, &built.skipped[..built.skipped.len().min(3)]);
         let t = built.timings;
         totals.0 += wall;
         totals.1 += t.execute.as_secs_f64();
         totals.2 += t.state_root.as_secs_f64();
         totals.3 += t.commit.as_secs_f64();
+        totals.4 += t.flush.as_secs_f64();
         root_ms.push(t.state_root.as_secs_f64() * 1e3);
         gas += built.header.gas_used;
         txs_done += built.body.transactions.len();
         eprintln!(
-            "block {:>4}: {} txs, {:.1} Mgas, {:.1} ms (execute {:.1}, state root {:.1}, commit {:.1})",
+            "block {:>4}: {} txs, {:.1} Mgas, {:.1} ms (execute {:.1}, state root {:.1}, commit {:.1} of which flush {:.1}); {} pages written ({:.1} MiB), trie nodes read {} ({} not cached)",
             built.header.number,
             built.body.transactions.len(),
             built.header.gas_used as f64 / 1e6,
             wall * 1e3,
             t.execute.as_secs_f64() * 1e3,
             t.state_root.as_secs_f64() * 1e3,
-            t.commit.as_secs_f64() * 1e3
+            t.commit.as_secs_f64() * 1e3,
+            t.flush.as_secs_f64() * 1e3,
+            pages,
+            (pages * page_bytes) as f64 / f64::from(1u32 << 20),
+            hits + misses,
+            misses
         );
     }
     root_ms.sort_by(f64::total_cmp);
     let p50 = root_ms[root_ms.len() / 2];
     let max = root_ms[root_ms.len() - 1];
     println!(
-        "workload={:?} accounts={} blocks={} block_txs={}: {:.0} tx/s, {:.1} Mgas/s; per block: execute {:.1} ms, state root {:.1} ms (p50 {:.1}, max {:.1}), commit {:.1} ms",
+        "workload={:?} accounts={} blocks={} block_txs={}: {:.0} tx/s, {:.1} Mgas/s; per block: execute {:.1} ms, state root {:.1} ms (p50 {:.1}, max {:.1}), commit {:.1} ms (flush {:.1} ms); {:.0} pages written ({:.1} MiB), {:.0} trie nodes read ({:.0} not cached)",
         args.workload,
         args.accounts,
         args.blocks,
@@ -189,7 +207,12 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
         totals.2 * 1e3 / args.blocks as f64,
         p50,
         max,
-        totals.3 * 1e3 / args.blocks as f64
+        totals.3 * 1e3 / args.blocks as f64,
+        totals.4 * 1e3 / args.blocks as f64,
+        pages_total as f64 / args.blocks as f64,
+        (pages_total * page_bytes) as f64 / f64::from(1u32 << 20) / args.blocks as f64,
+        node_reads_total as f64 / args.blocks as f64,
+        node_misses_total as f64 / args.blocks as f64
     );
     if args.datadir.is_none() {
         let _ = std::fs::remove_dir_all(&datadir);

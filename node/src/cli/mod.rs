@@ -53,6 +53,9 @@ pub(crate) fn run() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libmdbx=warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: under systemd stderr goes to the journal, where escape
+        // codes show up as `[2m…[0m` noise (seen in the appliance's `journalctl -u stele`).
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
