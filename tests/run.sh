@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one command that runs every test of stele (the README's second command).
 #
-# It installs what the tests need by itself (apt, npm and pip packages), builds the
-# workspace once, runs the Rust tests with cargo-nextest, then every suite script in
+# What the tests need is installed by the suites themselves (each suite apt-installs its
+# tools and sets up its npm and pip packages), so this command alone prepares a fresh
+# machine. It builds the workspace once, runs the Rust tests with cargo-nextest, then every suite script in
 # tests/suites/ in name order. Each suite is a standalone bash script that exits non-zero
 # on failure; a failing suite fails the run, but the remaining suites still run so that
 # one report shows everything that is broken.
