@@ -114,7 +114,11 @@ pub fn execute_block<K: TransactionKind>(
     input: &BlockEnvInput<'_>,
     transactions: &[Recovered<&TxEnvelope>],
     policy: InvalidTxPolicy,
-) -> Result<Executed, ExecuteError> {
+) -> Result<Executed, ExecuteError>
+where
+    // Pre-Byzantium receipts carry a state root per transaction (computed on two threads).
+    DbTx<K>: Sync,
+{
     let header = input.header;
     let number = header.number;
     let reader = StateReader::new(tx, StateAt::Head);

@@ -138,7 +138,11 @@ pub fn build_block<K: TransactionKind>(
     tx: &DbTx<K>,
     spec: &Arc<ChainSpec>,
     request: &BlockRequest,
-) -> Result<BuiltBlock, BuildError> {
+) -> Result<BuiltBlock, BuildError>
+where
+    // The state root is computed on two threads.
+    DbTx<K>: Sync,
+{
     if request.extra_data.len() > 32 {
         return Err(BuildError::ExtraDataTooLong(request.extra_data.len()));
     }

@@ -42,6 +42,9 @@ pub fn state_root_of<K: TransactionKind>(
     tx: &DbTx<K>,
     prior_root: B256,
     updates: &[AccountUpdate],
-) -> Result<StateRootOutput, TrieError> {
+) -> Result<StateRootOutput, TrieError>
+where
+    DbTx<K>: Sync,
+{
     compute_state_root(tx, prior_root, updates)
 }
