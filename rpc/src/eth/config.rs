@@ -79,7 +79,7 @@ pub(crate) fn eth_config(spec: &ChainSpec, genesis_hash: B256, head_number: u64,
     // at which a timestamp will be reached is unknown.
     let at_fork = |time: u64| fork_config(spec, genesis_hash, Moment { number: u64::MAX, timestamp: time, activation: time });
     let next = scheduled.map(at_fork);
-    let last = scheduled.and_then(|_| times.last().copied()).map(at_fork);
+    let last = scheduled.and(times.last().copied()).map(at_fork);
     EthConfig { current, next, last }
 }
 
@@ -150,7 +150,7 @@ mod tests {
             .expect("fixture genesis present and valid")
     }
 
-    fn json(config: &EthConfig) -> Value {
+    fn json(config: &impl Serialize) -> Value {
         serde_json::to_value(config).expect("plain data serialises")
     }
 
@@ -214,7 +214,7 @@ mod tests {
         .expect("valid genesis");
         let config = eth_config(&spec, B256::repeat_byte(1), 7, 1_000);
         assert_eq!(config.current.activation_time, 0);
-        assert_eq!((config.next, config.last), (None, None));
+        assert_eq!((&config.next, &config.last), (&None, &None));
         // No deposit contract in genesis: the one the executor falls back to is reported.
         assert_eq!(
             config.current.system_contracts.get(&SystemContract::DepositContract),
