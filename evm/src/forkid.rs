@@ -124,7 +124,7 @@ mod tests {
                 "shanghaiTime":0,"cancunTime":0,"pragueTime":0,"osakaTime":0},
                 "gasLimit":"0x1c9c380","difficulty":"0x0","alloc":{}}"#,
         )
-        .unwrap();
+        .expect("valid genesis");
         let hash = B256::repeat_byte(7);
         assert_eq!(spec.fork_id(hash, 10, 100), ForkId { hash: ForkHash::from(hash), next: 0 });
     }
