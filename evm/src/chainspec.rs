@@ -189,6 +189,23 @@ impl ChainSpec {
         }
     }
 
+    /// The activation times of the forks scheduled by timestamp (Shanghai onwards, the
+    /// blob-parameter-only forks included), ascending, each once: the moments at which the
+    /// rules change after the merge (EIP-7910 reports one configuration per such moment).
+    pub fn fork_times(&self) -> Vec<u64> {
+        let mut times: Vec<u64> = self
+            .forks
+            .iter()
+            .filter_map(|(_, condition)| match condition {
+                ForkCondition::Timestamp(time) => Some(*time),
+                _ => None,
+            })
+            .collect();
+        times.sort_unstable();
+        times.dedup();
+        times
+    }
+
     /// The base fee a child of `parent` must carry, or `None` before London.
     pub fn next_base_fee(&self, parent: &Header) -> Option<u64> {
         let number = parent.number + 1;
@@ -293,6 +310,7 @@ mod tests {
         assert_eq!(spec.blob_params_at(515).unwrap().max_blob_count, 15);
         assert_eq!(spec.blob_params_at(545).unwrap().target_blob_count, 14);
         assert!(spec.blob_params_at(419).is_none());
+        assert_eq!(spec.fork_times(), vec![390, 420, 450, 480, 510, 540]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! Module map:
 //! - [`chainspec`]: a geth-format genesis.json turned into a fork schedule and fee rules.
+//! - [`forkid`]: the chain's EIP-2124 fork identifier, counted as geth counts it.
 //! - [`db`]: the MDBX chain database, typed tables in the style of reth-db.
 //! - [`state`]: revm's view of the database, at the head or at any past block.
 //! - [`trie`]: the incremental Merkle-Patricia state root over trie nodes kept in the database.
@@ -12,6 +13,7 @@
 pub mod chainspec;
 pub mod db;
 pub mod executor;
+pub mod forkid;
 pub mod genesis;
 pub mod import;
 pub mod pool;

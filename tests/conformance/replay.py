@@ -190,6 +190,12 @@ def exact_diff(got, want, path="$"):
 
 
 NULLABLE_KEYS = {"to", "blockHash", "blockNumber", "transactionIndex", "blockTimestamp", "contractAddress"}
+# Keys the spec's schema leaves optional although the recorded geth reply has them, where a
+# node may truthfully leave them out: `deleteStrategy` of EthCapabilitiesEffectiveResource
+# (src/schemas/capabilities.yaml @033ca6e: only `disabled` is required, and the one strategy
+# defined is a sliding deletion window, which a node that deletes nothing does not have).
+# When present, they are still checked against the recorded shape.
+OPTIONAL_KEYS = {"deleteStrategy"}
 MAP_KEY_RE = re.compile(r"^(0x[0-9a-fA-F]{40}|[0-9]+)$")
 
 
@@ -224,8 +230,8 @@ def shape_errors(got, want, path="$result"):
       hash, 256-byte bloom) keeps that width; a quantity must be compact (no leading zero);
     - objects: every key of the recorded reply must be present (the spec's required fields
       are a subset of what geth emits, so this is slightly stricter than the schema for a
-      few optional fields); extra keys are reported but tolerated, as a schema without
-      additionalProperties=false would;
+      few optional fields), except the OPTIONAL_KEYS; extra keys are reported but tolerated,
+      as a schema without additionalProperties=false would;
     - arrays: each element is checked against the recorded element at the same index, or
       the first recorded element if the reply is longer (lengths may legitimately differ);
     - map-like objects, whose keys are addresses or decimal numbers (txpool_content's
@@ -289,7 +295,9 @@ def shape_errors(got, want, path="$result"):
                     walk(gv, w.get(k, template_for(gv, w)), f"{p}.{k}")
                 return
             for k in w:
-                if k not in g:
+                if k not in g and k in OPTIONAL_KEYS:
+                    notes.append(f"{p}.{k}: optional key left out")
+                elif k not in g:
                     errs.append(f"{p}.{k}: missing")
                 else:
                     walk(g[k], w[k], f"{p}.{k}", k)

@@ -178,6 +178,33 @@ def main():
     p, f, _ = run(fixtures, ["txpool_content/"], pool_tx_without_hash)
     checks.append(("speconly: a pool transaction without hash fails", f == 1, f"{p} passed {f} failed"))
 
+    def no_delete_strategy(r):
+        # An archive node: nothing is deleted, so no deletion window to report (the schema
+        # makes deleteStrategy optional). Must pass.
+        for resource in (r.get("result") or {}).values():
+            if isinstance(resource, dict):
+                resource.pop("deleteStrategy", None)
+        return r
+
+    p, f, _ = run(fixtures, ["eth_capabilities"], no_delete_strategy)
+    checks.append(("speconly: an optional key left out passes", p == 1, f"{p} passed {f} failed"))
+
+    def no_head_hash(r):
+        (r.get("result") or {}).get("head", {}).pop("hash", None)
+        return r
+
+    p, f, _ = run(fixtures, ["eth_capabilities"], no_head_hash)
+    checks.append(("speconly: a required key left out fails", f == 1, f"{p} passed {f} failed"))
+
+    def bad_delete_strategy(r):
+        logs = (r.get("result") or {}).get("logs")
+        if isinstance(logs, dict) and "deleteStrategy" in logs:
+            logs["deleteStrategy"] = "none"
+        return r
+
+    p, f, _ = run(fixtures, ["eth_capabilities"], bad_delete_strategy)
+    checks.append(("speconly: an optional key of the wrong type fails", f == 1, f"{p} passed {f} failed"))
+
     def renumber(r):
         r["id"] = 99
         return r

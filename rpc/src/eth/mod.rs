@@ -9,11 +9,14 @@
 //!
 //! Files, one concern each: [`params`] (block tags, storage keys, quantities), [`format`]
 //! (geth's JSON shapes), `blocks`, `transactions`, `receipts`, `state`, `logs`, `call`,
-//! `fees`, `proof`, `filters`, `subscriptions`, `client`.
+//! `fees`, `proof`, `filters`, `subscriptions`, `client`, `config` (EIP-7910 fork
+//! configuration) and `capabilities` (history retention).
 
 mod blocks;
 mod call;
+mod capabilities;
 mod client;
+mod config;
 mod fees;
 mod filters;
 pub mod format;
@@ -272,6 +275,8 @@ fn arg_error(index: usize, err: ErrorObjectOwned) -> EthError {
 pub fn module(deps: EthDeps) -> Result<RpcModule<EthCtx>, ModuleError> {
     let mut module = RpcModule::new(EthCtx::new(deps));
     client::register(&mut module)?;
+    config::register(&mut module)?;
+    capabilities::register(&mut module)?;
     blocks::register(&mut module)?;
     transactions::register(&mut module)?;
     receipts::register(&mut module)?;
@@ -291,7 +296,7 @@ fn max_args(method: &str) -> Option<usize> {
     Some(match method {
         "eth_blockNumber" | "eth_chainId" | "eth_gasPrice" | "eth_maxPriorityFeePerGas" | "eth_syncing"
         | "eth_accounts" | "eth_blobBaseFee" | "eth_mining" | "eth_hashrate" | "eth_coinbase"
-        | "eth_newBlockFilter" | "eth_newPendingTransactionFilter" => 0,
+        | "eth_newBlockFilter" | "eth_newPendingTransactionFilter" | "eth_config" | "eth_capabilities" => 0,
         "eth_getTransactionByHash" | "eth_getTransactionReceipt" | "eth_sendRawTransaction"
         | "eth_getBlockTransactionCountByHash" | "eth_getBlockTransactionCountByNumber"
         | "eth_getUncleCountByBlockHash" | "eth_getUncleCountByBlockNumber" | "eth_getBlockReceipts"
