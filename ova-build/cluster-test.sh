@@ -12,12 +12,12 @@
 #    each with the ESXi devices (pvscsi, vmxnet3, IDE CD) and its own OVF environment ISO:
 #    its replica's stele.bundle, net.mode=static, net.address=10.20.0.1<i>/24.
 # 4. From the namespace, over TLS verified against the cluster CA: all four answer and
-#    finalize blocks; `stele status --config replica-0/config.toml` shows the cluster; a signed
-#    transfer sent to VM 0 is in the same block (number and hash) on all four and the
-#    recipient's balance is 1 wei on all four.
+#    finalize blocks; `stele status --config replica-0/config.toml` shows the cluster; one
+#    signed transfer is sent through each VM's endpoint in turn, and each is in the same block
+#    (number and hash) on all four, its recipient's balance 1 wei on all four.
 # 5. The current primary's VM is powered off (qemu killed: a hard power-off). The other three
-#    must keep finalizing: another transfer, sent to a surviving VM, is in the same block on
-#    all three, and the finalized height rises by at least 10 blocks.
+#    must keep finalizing: one more transfer through each surviving VM, each in the same block
+#    on all three, and the finalized height rises by at least 10 blocks.
 # Times of every step are printed; the VMs and the namespace are removed on exit.
 #
 # Env: CLUSTER_TIMEOUT (s per wait, default 900), VM_MEM (MiB, default 1536), VM_SMP (default 1),

@@ -59,13 +59,15 @@ fn produce_one(node: &DevNode) -> anyhow::Result<Option<FinalizedBlock>> {
     let built = build_and_commit(&node.db, &node.spec, &request)?;
     let (nonces, announced) = crate::admission::block_outcome(&built);
     let dropped: Vec<B256> = built.skipped.iter().map(|(index, _)| batch[*index].hash).collect();
+    // One debug line per transaction; the block line carries the count (see replica/shell.rs).
     for (index, reason) in &built.skipped {
-        tracing::info!(tx = %batch[*index].hash, "left out of block {}: {reason}", built.header.number);
+        tracing::debug!(tx = %batch[*index].hash, "left out of block {}: {reason}", built.header.number);
     }
     node.pool.on_block(&nonces, &dropped);
     tracing::info!(
         number = built.header.number,
         txs = built.body.transactions.len(),
+        left_out = built.skipped.len(),
         gas = built.header.gas_used,
         hash = %built.hash,
         "sealed block"

@@ -248,13 +248,16 @@ fn execute_loop(proofs: mpsc::Receiver<Box<CommitProof>>, node: &ReplicaNode) {
             Ok(executed) => {
                 node.to_core(Input::Executed { seq, block_hash: Digest(executed.hash().0) });
                 if let execute::Executed::Built(built, dropped, retries) = executed {
+                    // Under load most of these are nonce retries: one line each would flood the
+                    // journal, so they are debug lines and the block line carries the count.
                     for (_, reason) in &built.skipped {
-                        tracing::info!("a transaction was left out of block {}: {reason}", built.header.number);
+                        tracing::debug!("a transaction was left out of block {}: {reason}", built.header.number);
                     }
                     let (nonces, announced) = crate::admission::block_outcome(&built);
                     tracing::info!(
                         number = built.header.number,
                         txs = built.body.transactions.len(),
+                        left_out = built.skipped.len(),
                         gas = built.header.gas_used,
                         hash = %built.hash,
                         ms = started.elapsed().as_millis() as u64,
