@@ -67,8 +67,8 @@ pub struct NetLimits {
     pub inbound_frames: usize,
     /// Inbound connections open at once, handshakes included; more are closed at accept.
     pub inbound_connections_max: usize,
-    /// A peer that answers neither keepalive probes nor sent data for this long is
-    /// disconnected (a powered-off VM sends no FIN; see `socket.rs`).
+    /// An idle link whose peer answers no keepalive probe for about this long is dropped
+    /// (a powered-off VM sends no FIN; see `socket.rs`).
     pub dead_peer_after: Duration,
 }
 
@@ -83,7 +83,7 @@ impl Default for NetLimits {
             handshake_timeout: Duration::from_secs(5),
             inbound_frames: 65_536,
             inbound_connections_max: 64,
-            dead_peer_after: Duration::from_secs(8),
+            dead_peer_after: Duration::from_secs(30),
         }
     }
 }
