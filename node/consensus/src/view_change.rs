@@ -28,14 +28,7 @@ impl Replica {
                     && self.now.since(self.last_executed_at) <= crate::limits::EXECUTION_STALL_MS;
                 let quiet =
                     if executing { 0 } else { self.now.since(self.last_commit_at.max(self.view_entered_at).max(self.last_executed_at)) };
-                // Until the view's first commit, patience grows with the view changes that
-                // failed in a row, as the view-change timeout does: on a slow machine the
-                // backups verify the new view for longer than one commit timeout, and a new
-                // primary that complained about its own fresh view kept four VMs under TCG
-                // changing views forever (ova-build/cluster-test.sh). A commit resets it.
-                let backoff = self.failed_view_changes.min(self.cfg.view_change_backoff_max_exp);
-                let patience = (self.cfg.empty_block_interval_ms + self.cfg.commit_timeout_ms) << backoff;
-                if quiet > patience {
+                if quiet > self.cfg.empty_block_interval_ms + self.cfg.commit_timeout_ms {
                     self.complain(ComplaintReason::Timeout);
                 } else if let Some((seen, _)) = self.pending_order.first()
                     && self.now.since(*seen) > self.cfg.censorship_timeout_ms

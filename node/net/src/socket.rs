@@ -7,8 +7,8 @@
 //! [`NetLimits::dead_peer_after`] and the connection is dropped (the dialer then reconnects).
 //!
 //! `TCP_USER_TIMEOUT` would also bound how long sent data may stay unacknowledged, but Linux
-//! applies it to a receiver that keeps its window closed too: a replica slow to read (four
-//! VMs under TCG) had its links cut at 8 s and at 30 s. A dialer with unacknowledged data to a
+//! applies it to a receiver that keeps its window closed too, and a replica slow to read (four
+//! VMs under TCG) could then lose its links while busy. A dialer with unacknowledged data to a
 //! dead peer therefore still waits for the kernel's retransmission limit.
 //!
 //! [`NetLimits::dead_peer_after`]: crate::NetLimits::dead_peer_after
