@@ -10,7 +10,9 @@
 #    and one tap per VM. Nothing is routed outside it.
 # 3. Four VMs from the OVA's VMDKs (copy-on-write overlays, so each VM has its own data disk),
 #    each with the ESXi devices (pvscsi, vmxnet3, IDE CD) and its own OVF environment ISO:
-#    its replica's stele.bundle, net.mode=static, net.address=10.20.0.1<i>/24.
+#    its replica's stele.bundle, net.mode=static, net.address=10.20.0.1<i>/24, and
+#    syslog.target=udp://10.20.0.1:514: each VM's journal goes to a receiver in the namespace
+#    (ova-build/syslog-sink.py, one file per VM), and a failing run prints each VM's last lines.
 # 4. From the namespace, over TLS verified against the cluster CA: all four answer and
 #    finalize blocks; `stele status --config replica-0/config.toml` shows the cluster; one
 #    signed transfer is sent through each VM's endpoint in turn, and each is in the same block
@@ -51,8 +53,10 @@ urls=(); for ip in "${ips[@]}"; do urls+=("https://$ip:8545"); done
 ns="stele-ct-$$"
 t="$(mktemp -d "${TMPDIR:-/tmp}/stele-cluster.XXXXXX")"
 vm_pid=()
+sink_pid=
 cleanup() {
     local i
+    if [ -n "$sink_pid" ]; then kill "$sink_pid" 2>/dev/null || true; fi
     for i in "${!vm_pid[@]}"; do
         if kill -0 "${vm_pid[$i]}" 2>/dev/null; then kill "${vm_pid[$i]}"; fi
     done
@@ -74,7 +78,7 @@ for (( i = 0; i < n; i++ )); do
     mkdir -p "$t/env$i"
     stele_ova env --out "$t/env$i/ovf-env.xml" stele.bundle=@"$t/cluster/replica-$i/bundle.txt" \
         net.mode=static net.address="${ips[$i]}/24" net.gateway= net.dns= ntp.servers= \
-        rpc.port=8545 replica.port=30303 syslog.target= ssh.authorized_key=
+        rpc.port=8545 replica.port=30303 syslog.target=udp://10.20.0.1:514 ssh.authorized_key=
     genisoimage -quiet -V "OVF ENV" -J -R -o "$t/env$i.iso" "$t/env$i/ovf-env.xml"
 done
 
@@ -88,7 +92,20 @@ for (( i = 0; i < n; i++ )); do
     in_ns ip tuntap add "tap$i" mode tap
     in_ns ip link set "tap$i" master br0 up
 done
-progress cluster "network namespace $ns: br0 10.20.0.1/24, tap0..tap3"
+in_ns python3 "$OVA_BUILD_DIR/syslog-sink.py" 10.20.0.1 514 "$t/syslog" &
+sink_pid=$!
+progress cluster "network namespace $ns: br0 10.20.0.1/24, tap0..tap3; syslog receiver on udp 10.20.0.1:514 -> $t/syslog"
+
+# A failing step shows what the replicas said: each VM's last node log lines.
+die() {
+    local ip
+    for ip in "${ips[@]}"; do
+        [ -s "$t/syslog/$ip.log" ] || continue
+        grep -E 'stele' "$t/syslog/$ip.log" | tail -40 | cut -c1-400 | sed "s/^/    $ip| /" >&2
+    done
+    printf '[ova-build] ERROR: %s\n' "$*" >&2
+    exit 1
+}
 
 # ---- 3. Four VMs.
 for (( i = 0; i < n; i++ )); do

@@ -34,16 +34,24 @@ pub struct Config {
     pub slow_path_timeout_ms: u64,
     /// No commit for `empty_block_interval_ms + commit_timeout_ms` → complain.
     pub commit_timeout_ms: u64,
-    /// First view-change timeout; doubles with each consecutive failed view change.
+    /// First view-change timeout; doubles with each consecutive view left without a commit.
     pub view_change_timeout_ms: u64,
-    /// The view-change timeout doubles at most this many times.
+    /// The no-progress and view-change timeouts double for every consecutive view that ended
+    /// without a commit, at most this many times (PBFT §4.5.2).
     pub view_change_backoff_max_exp: u32,
-    /// A held transaction not proposed within this → censorship complaint.
+    /// A held transaction not proposed within this, while the primary made
+    /// `limits::CENSORSHIP_PROPOSALS_MIN` proposals without it → censorship complaint.
     pub censorship_timeout_ms: u64,
     /// Idle blocks: the primary proposes an empty block this often (sbft.md decision 8).
     pub empty_block_interval_ms: u64,
-    /// Time service: reject proposals whose timestamp is further than this from our clock.
+    /// Time service: reject proposals stamped further than this ahead of our clock (the
+    /// clocks of two correct replicas differ by at most this).
     pub timestamp_skew_max_ms: u64,
+    /// Time service: a proposal may reach us this much (plus the skew) after its stamp. It
+    /// travels, waits for the primary's disk, and a lost one is re-sent; on a slow cluster
+    /// (VMs under emulation) seconds pass, and refusing a correct primary's late proposal
+    /// as a bad timestamp forces view change after view change.
+    pub timestamp_delay_max_ms: u64,
     /// A stuck replica asks for help (status) at most this often.
     pub status_interval_ms: u64,
     /// Batch bound in bytes.
@@ -77,6 +85,7 @@ impl Config {
             censorship_timeout_ms: 5_000,
             empty_block_interval_ms: 1_000,
             timestamp_skew_max_ms: 2_000,
+            timestamp_delay_max_ms: 30_000,
             status_interval_ms: 200,
             batch_bytes_max: crate::limits::BATCH_BYTES_MAX,
             batch_gas_max: crate::limits::BATCH_GAS_MAX,
@@ -105,6 +114,8 @@ pub enum Mode {
 pub(crate) struct PendingTx {
     pub(crate) tx: Tx,
     pub(crate) seen_at: Tick,
+    /// `Replica::fresh_proposals` when we first saw it.
+    pub(crate) fresh_proposals_before: u64,
 }
 
 /// One SBFT replica. See the crate docs for how to drive it.
@@ -124,7 +135,18 @@ pub struct Replica {
     pub(crate) mode: Mode,
     pub(crate) plan: Option<NewViewPlan>,
     pub(crate) view_entered_at: Tick,
-    pub(crate) failed_view_changes: u32,
+    /// How many times this replica's timeouts are doubled: one more for every view it
+    /// leaves, one less for every `BACKOFF_DECAY_COMMITS` prompt commits (see
+    /// `view_change::note_commit`). A cluster slower than its timeouts (VMs under emulation)
+    /// would otherwise change views forever: each view would end before its commits came.
+    pub(crate) timeout_doublings: u32,
+    /// Whether a commit happened since this replica entered its current view.
+    pub(crate) committed_in_view: bool,
+    /// Prompt commits in this view since `timeout_doublings` last moved.
+    pub(crate) prompt_commits: u32,
+    /// Fresh (unrestricted) proposals accepted since start: the censorship check counts the
+    /// proposals that left a pending transaction out.
+    pub(crate) fresh_proposals: u64,
     pub(crate) complaints: BTreeMap<ReplicaId, ViewNum>,
     pub(crate) complained_in: Option<ViewNum>,
     pub(crate) view_changes: BTreeMap<ReplicaId, crate::message::ViewChange>,
@@ -187,7 +209,10 @@ impl Replica {
             mode: if view == ViewNum::new(0) { Mode::Normal } else { Mode::ViewChange },
             plan: None,
             view_entered_at: now,
-            failed_view_changes: 0,
+            timeout_doublings: 0,
+            committed_in_view: false,
+            prompt_commits: 0,
+            fresh_proposals: 0,
             complaints: BTreeMap::new(),
             complained_in: None,
             view_changes: BTreeMap::new(),

@@ -67,6 +67,9 @@ impl Replica {
         if !self.proposal_allowed(from, seq, &digest, &pp.proposal) {
             return;
         }
+        if self.plan.as_ref().is_none_or(|plan| seq >= plan.next_seq) {
+            self.fresh_proposals += 1;
+        }
         let slot = self.slots.entry(seq).or_default();
         slot.pre_prepare = Some((pp.proposal.clone(), digest, pp.path));
         slot.received_at = self.now;
@@ -79,7 +82,8 @@ impl Replica {
     }
 
     /// The new-view restriction, or for a free sequence number the batch bounds and the time
-    /// service (sbft.md decision 7: within skew of our clock and never before the previous block).
+    /// service (sbft.md decision 7: not ahead of our clock by more than the skew, not older
+    /// than the skew plus the delivery allowance, and never before the previous block).
     fn proposal_allowed(&mut self, from: ReplicaId, seq: SeqNum, digest: &Digest, proposal: &Proposal) -> bool {
         if let Some(plan) = &self.plan
             && seq < plan.next_seq
@@ -104,8 +108,10 @@ impl Replica {
             return true;
         }
         let ts = batch.timestamp_ms;
-        let skew = ts.abs_diff(self.now.ms());
-        if skew > self.cfg.timestamp_skew_max_ms || ts < self.timestamp_floor(seq) {
+        let now = self.now.ms();
+        let ahead = ts > now.saturating_add(self.cfg.timestamp_skew_max_ms);
+        let stale = ts.saturating_add(self.cfg.timestamp_skew_max_ms).saturating_add(self.cfg.timestamp_delay_max_ms) < now;
+        if ahead || stale || ts < self.timestamp_floor(seq) {
             self.misbehavior(Misbehavior::BadTimestamp { replica: from, seq, timestamp_ms: ts });
             self.complain(crate::message::ComplaintReason::BadTimestamp);
             return false;
@@ -335,8 +341,13 @@ impl Replica {
             self.committed_upto = self.committed_upto.next();
         }
         if self.committed_upto > before {
+            let round_ms = self
+                .slots
+                .get(&self.committed_upto)
+                .filter(|s| s.pre_prepare.is_some())
+                .map(|s| self.now.since(s.received_at));
+            self.note_commit(round_ms);
             self.last_commit_at = self.now;
-            self.failed_view_changes = 0;
         }
         self.seen_seq_max = self.seen_seq_max.max(self.committed_upto);
         self.flush_execute();

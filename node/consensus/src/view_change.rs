@@ -28,22 +28,74 @@ impl Replica {
                     && self.now.since(self.last_executed_at) <= crate::limits::EXECUTION_STALL_MS;
                 let quiet =
                     if executing { 0 } else { self.now.since(self.last_commit_at.max(self.view_entered_at).max(self.last_executed_at)) };
-                if quiet > self.cfg.empty_block_interval_ms + self.cfg.commit_timeout_ms {
+                if quiet > (self.cfg.empty_block_interval_ms + self.cfg.commit_timeout_ms) << self.backoff_exp() {
                     self.complain(ComplaintReason::Timeout);
-                } else if let Some((seen, _)) = self.pending_order.first()
+                } else if let Some((seen, id)) = self.pending_order.first()
                     && self.now.since(*seen) > self.cfg.censorship_timeout_ms
                     && since_view > self.cfg.censorship_timeout_ms
+                    && self.passed_over(id)
                 {
                     self.complain(ComplaintReason::Censorship);
                 }
             }
             Mode::ViewChange => {
-                let timeout = self.cfg.view_change_timeout_ms << self.failed_view_changes.min(self.cfg.view_change_backoff_max_exp);
-                if since_view > timeout {
+                if since_view > self.cfg.view_change_timeout_ms << self.backoff_exp() {
                     self.complain(ComplaintReason::ViewChangeTimeout);
                 }
             }
         }
+    }
+
+    /// How many times the timeouts are doubled: once per view left without a commit.
+    fn backoff_exp(&self) -> u32 {
+        self.timeout_doublings.min(self.cfg.view_change_backoff_max_exp)
+    }
+
+    /// Leaving the current view for a higher one (by a view change or a new-view message
+    /// that jumps ahead): a view that committed nothing doubles the timeouts (PBFT §4.5.2),
+    /// because its view change or its first round took longer than our patience, or its
+    /// primary was faulty. Unlike PBFT, a commit does not reset them (`note_commit` decays
+    /// them slowly): on a cluster slower than the base timeouts, the reset brought back the
+    /// patience that had just failed, and the views changed for ever.
+    fn leave_view(&mut self) {
+        if !self.committed_in_view {
+            self.timeout_doublings = self.timeout_doublings.saturating_add(1).min(self.cfg.view_change_backoff_max_exp);
+        }
+        self.committed_in_view = false;
+        self.prompt_commits = 0;
+    }
+
+    /// A commit in this view; `round_ms` is how long its proposal took from our accepting
+    /// it to its commit, when we saw the proposal. Rounds well within the base commit
+    /// timeout show the cluster is fast again, and every `BACKOFF_DECAY_COMMITS` of them
+    /// halve the timeouts once. A slow cluster's rounds never are (however often pipelined
+    /// commits come under load), so it keeps the patience it needed to settle.
+    pub(crate) fn note_commit(&mut self, round_ms: Option<u64>) {
+        let prompt = self.committed_in_view && round_ms.is_some_and(|r| r.saturating_mul(2) <= self.cfg.commit_timeout_ms);
+        self.committed_in_view = true;
+        if !prompt || self.timeout_doublings == 0 {
+            return;
+        }
+        self.prompt_commits += 1;
+        if self.prompt_commits >= crate::limits::BACKOFF_DECAY_COMMITS {
+            self.prompt_commits = 0;
+            self.timeout_doublings -= 1;
+        }
+    }
+
+    /// Whether the primary has been leaving out the pending transaction `id`: at least
+    /// `CENSORSHIP_PROPOSALS_MIN` fresh proposals came after we saw it and none of the open
+    /// ones carries it. Time alone is not evidence: on a slow cluster a transaction waits
+    /// seconds for the pipeline and the primary's execution, and complaining then forced
+    /// view change after view change.
+    fn passed_over(&self, id: &crate::types::Digest) -> bool {
+        let Some(p) = self.pending.get(id) else { return false };
+        self.fresh_proposals - p.fresh_proposals_before >= crate::limits::CENSORSHIP_PROPOSALS_MIN
+            && !self
+                .slots
+                .range(self.committed_upto.next()..)
+                .filter_map(|(_, s)| s.pre_prepare.as_ref())
+                .any(|(proposal, _, _)| proposal.txs().iter().any(|t| t.id() == *id))
     }
 
     /// Broadcasts one complaint about the current view.
@@ -73,9 +125,7 @@ impl Replica {
     /// Leaves the current view for `to` and sends our view-change message.
     pub(crate) fn start_view_change(&mut self, to: ViewNum) {
         assert!(to > self.view, "view change must move forward");
-        if self.mode == Mode::ViewChange {
-            self.failed_view_changes = self.failed_view_changes.saturating_add(1);
-        }
+        self.leave_view();
         self.view = to;
         self.mode = Mode::ViewChange;
         self.view_entered_at = self.now;
@@ -231,6 +281,9 @@ impl Replica {
     }
 
     fn install_new_view(&mut self, nv: NewView, plan: NewViewPlan) {
+        if nv.view > self.view {
+            self.leave_view();
+        }
         self.view = nv.view;
         self.mode = Mode::Normal;
         self.view_entered_at = self.now;

@@ -35,6 +35,43 @@ fn slow_execution_is_not_a_faulty_primary() {
     }
 }
 
+/// A cluster slower than its own timeouts (four VMs under qemu TCG: every hop and disk write
+/// takes hundreds of milliseconds, so one commit round and one view change each outlast the
+/// default patience). Each view change succeeded and the next view timed out before its
+/// first commit, and when a view did commit, the reset timeouts were too short again: the
+/// replicas changed views forever. Now a view without a commit doubles the timeouts and a
+/// commit does not undo that, so the cluster settles in one view and keeps committing.
+#[test]
+fn a_cluster_slower_than_its_timeouts_settles_in_a_view() {
+    for p in [params(4, 1, 0), params(6, 1, 1)] {
+        for seed in 0..3 {
+            let mut cfg = SimConfig::new("slow_cluster", p, seed);
+            cfg.latency_ms = (250, 450, 150);
+            cfg.disk_latency_ms = 400;
+            cfg.exec_latency_ms = 300;
+            cfg.tx_interval_ms = 200;
+            cfg.end_ms = 180_000;
+            cfg.tx_until_ms = 150_000;
+            cfg.heal_ms = 0;
+            // The production back-off cap and delivery allowance.
+            cfg.tune = Some(|c| {
+                c.view_change_backoff_max_exp = 6;
+                c.timestamp_delay_max_ms = 30_000;
+            });
+            let mut cluster = sim::Cluster::new(cfg);
+            cluster.run_until(90_000).unwrap_or_else(|v| panic!("{}", v.0));
+            let settled: Vec<_> = cluster.honest_views();
+            let committed_then = cluster.stats.committed;
+            let stats = cluster.run().unwrap_or_else(|v| panic!("{}", v.0));
+            let last: Vec<_> = cluster.honest_views();
+            let label = format!("{p:?} seed {seed}");
+            assert!(committed_then >= 20, "{label}: only {committed_then} blocks in the first 90 s (view {})", stats.max_view);
+            assert_eq!(settled, last, "{label}: views still changing after 90 s ({} blocks)", stats.committed);
+            assert!(stats.committed >= committed_then + 60, "{label}: {} blocks after 90 s", stats.committed - committed_then);
+        }
+    }
+}
+
 fn scenario_family(prefix: &str, seeds: u64) {
     for s in catalogue().into_iter().filter(|s| s.name.starts_with(prefix)) {
         for p in configs() {

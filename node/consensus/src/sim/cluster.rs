@@ -137,6 +137,7 @@ impl SimConfig {
         c.censorship_timeout_ms = 1_200;
         c.empty_block_interval_ms = 200;
         c.timestamp_skew_max_ms = 500;
+        c.timestamp_delay_max_ms = 3_000;
         c.status_interval_ms = 100;
         c.pipeline_max = 8;
         if let Some(t) = self.tune {
