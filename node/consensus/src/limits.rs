@@ -11,8 +11,8 @@ pub const EXECUTION_LEAD_SEQS: u64 = 2;
 /// A replica executing committed blocks does not complain about the view unless its executor
 /// has finished nothing for this long (a stuck executor must not silence its complaints).
 pub const EXECUTION_STALL_MS: u64 = 10_000;
-/// Prompt commits (within the base patience of the previous one) that halve a replica's
-/// backed-off timeouts once: about 16 s of idle blocks on a healthy cluster.
+/// Prompt commits (their round took at most half the base commit timeout) that halve a
+/// replica's backed-off timeouts once: about 16 s of idle blocks on a healthy cluster.
 pub const BACKOFF_DECAY_COMMITS: u32 = 16;
 /// Fresh proposals that must leave a pending transaction out (after the censorship timeout)
 /// before a replica complains that the primary censors it.

@@ -136,8 +136,8 @@ pub struct Replica {
     pub(crate) plan: Option<NewViewPlan>,
     pub(crate) view_entered_at: Tick,
     /// How many times this replica's timeouts are doubled: one more for every view it
-    /// leaves, one less for every `BACKOFF_DECAY_COMMITS` prompt commits (see
-    /// `view_change::note_commit`). A cluster slower than its timeouts (VMs under emulation)
+    /// leaves without a commit, one less for every `BACKOFF_DECAY_COMMITS` prompt commits
+    /// (see `view_change::note_commit`). A cluster slower than its timeouts (VMs under emulation)
     /// would otherwise change views forever: each view would end before its commits came.
     pub(crate) timeout_doublings: u32,
     /// Whether a commit happened since this replica entered its current view.
