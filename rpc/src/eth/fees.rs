@@ -20,11 +20,11 @@ use crate::error::ModuleError;
 
 /// The tip suggested on a fee-paying chain (geth's oracle floor for an idle chain is of this
 /// order; a permissioned chain has no fee market to read one from).
-pub const SUGGESTED_TIP_WEI: u128 = 1_000_000_000;
+pub(crate) const SUGGESTED_TIP_WEI: u128 = 1_000_000_000;
 /// Most blocks one eth_feeHistory covers (geth: 1024).
-pub const FEE_HISTORY_BLOCKS_MAX: u64 = 1_024;
+pub(crate) const FEE_HISTORY_BLOCKS_MAX: u64 = 1_024;
 /// Most percentiles one eth_feeHistory takes (geth: 100).
-pub const FEE_HISTORY_PERCENTILES_MAX: usize = 100;
+pub(crate) const FEE_HISTORY_PERCENTILES_MAX: usize = 100;
 
 /// The tip to suggest.
 pub(crate) fn suggested_tip(ctx: &EthCtx) -> u128 {

@@ -15,7 +15,7 @@ use super::{
 use crate::error::ModuleError;
 
 /// Most storage keys one eth_getProof may ask for.
-pub const PROOF_KEYS_MAX: usize = 1_024;
+pub(crate) const PROOF_KEYS_MAX: usize = 1_024;
 
 pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError> {
     blocking(module, "eth_getProof", |params, ctx| {

@@ -22,7 +22,7 @@ use super::{
 use crate::error::ModuleError;
 
 /// Most slots one eth_getStorageValues may read.
-pub const STORAGE_VALUES_SLOTS_MAX: usize = 1_024;
+pub(crate) const STORAGE_VALUES_SLOTS_MAX: usize = 1_024;
 
 /// A reader of the state after the block `block` names (plain state at the head).
 pub(crate) fn reader(tx: &ReadTx, block: BlockParam) -> EthResult<StateReader<'_, signet_libmdbx::RoSync>> {
