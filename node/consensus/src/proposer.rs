@@ -27,7 +27,7 @@ impl Replica {
             return false;
         }
         self.pending_order.insert((self.now, id));
-        self.pending.insert(id, PendingTx { tx, seen_at: self.now, fresh_proposals_before: self.fresh_proposals });
+        self.pending.insert(id, PendingTx { tx, seen_at: self.now, fresh_proposals_before: self.fresh_proposals, proposed_in: None });
         true
     }
 

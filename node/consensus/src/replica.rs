@@ -116,6 +116,8 @@ pub(crate) struct PendingTx {
     pub(crate) seen_at: Tick,
     /// `Replica::fresh_proposals` when we first saw it.
     pub(crate) fresh_proposals_before: u64,
+    /// The last sequence number whose accepted proposal carries it.
+    pub(crate) proposed_in: Option<SeqNum>,
 }
 
 /// One SBFT replica. See the crate docs for how to drive it.

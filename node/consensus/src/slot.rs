@@ -70,6 +70,12 @@ impl Replica {
         if self.plan.as_ref().is_none_or(|plan| seq >= plan.next_seq) {
             self.fresh_proposals += 1;
         }
+        // One hash per carried transaction, once: the censorship check then needs no scan.
+        for tx in pp.proposal.txs() {
+            if let Some(p) = self.pending.get_mut(&tx.id()) {
+                p.proposed_in = Some(seq);
+            }
+        }
         let slot = self.slots.entry(seq).or_default();
         slot.pre_prepare = Some((pp.proposal.clone(), digest, pp.path));
         slot.received_at = self.now;

@@ -90,12 +90,10 @@ impl Replica {
     /// view change after view change.
     fn passed_over(&self, id: &crate::types::Digest) -> bool {
         let Some(p) = self.pending.get(id) else { return false };
-        self.fresh_proposals - p.fresh_proposals_before >= crate::limits::CENSORSHIP_PROPOSALS_MIN
-            && !self
-                .slots
-                .range(self.committed_upto.next()..)
-                .filter_map(|(_, s)| s.pre_prepare.as_ref())
-                .any(|(proposal, _, _)| proposal.txs().iter().any(|t| t.id() == *id))
+        let carried = p
+            .proposed_in
+            .is_some_and(|seq| seq > self.committed_upto && self.slots.get(&seq).is_some_and(|s| s.pre_prepare.is_some()));
+        self.fresh_proposals - p.fresh_proposals_before >= crate::limits::CENSORSHIP_PROPOSALS_MIN && !carried
     }
 
     /// Broadcasts one complaint about the current view.
