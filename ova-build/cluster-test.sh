@@ -92,7 +92,9 @@ for (( i = 0; i < n; i++ )); do
     in_ns ip tuntap add "tap$i" mode tap
     in_ns ip link set "tap$i" master br0 up
 done
-in_ns python3 "$OVA_BUILD_DIR/syslog-sink.py" 10.20.0.1 514 "$t/syslog" &
+# Not through in_ns: `ip netns exec` execs python, so $! is the receiver itself (a function
+# would leave a subshell's pid, and the receiver would outlive the test).
+ip netns exec "$ns" python3 "$OVA_BUILD_DIR/syslog-sink.py" 10.20.0.1 514 "$t/syslog" &
 sink_pid=$!
 progress cluster "network namespace $ns: br0 10.20.0.1/24, tap0..tap3; syslog receiver on udp 10.20.0.1:514 -> $t/syslog"
 
