@@ -28,7 +28,7 @@ impl Replica {
                     && self.now.since(self.last_executed_at) <= crate::limits::EXECUTION_STALL_MS;
                 let quiet =
                     if executing { 0 } else { self.now.since(self.last_commit_at.max(self.view_entered_at).max(self.last_executed_at)) };
-                if quiet > (self.cfg.empty_block_interval_ms + self.cfg.commit_timeout_ms) << self.backoff_exp() {
+                if quiet > self.backed_off(self.cfg.empty_block_interval_ms.saturating_add(self.cfg.commit_timeout_ms)) {
                     self.complain(ComplaintReason::Timeout);
                 } else if let Some((seen, id)) = self.pending_order.first()
                     && self.now.since(*seen) > self.cfg.censorship_timeout_ms
@@ -39,16 +39,17 @@ impl Replica {
                 }
             }
             Mode::ViewChange => {
-                if since_view > self.cfg.view_change_timeout_ms << self.backoff_exp() {
+                if since_view > self.backed_off(self.cfg.view_change_timeout_ms) {
                     self.complain(ComplaintReason::ViewChangeTimeout);
                 }
             }
         }
     }
 
-    /// How many times the timeouts are doubled: once per view left without a commit.
-    fn backoff_exp(&self) -> u32 {
-        self.timeout_doublings.min(self.cfg.view_change_backoff_max_exp)
+    /// A base timeout doubled `timeout_doublings` times (already capped by
+    /// `view_change_backoff_max_exp`); saturating, so no configured value can overflow it.
+    fn backed_off(&self, base_ms: u64) -> u64 {
+        base_ms.saturating_mul(1u64 << self.timeout_doublings.min(63))
     }
 
     /// Leaving the current view for a higher one (by a view change or a new-view message
