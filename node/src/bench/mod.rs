@@ -107,7 +107,10 @@ pub(crate) async fn run(config: BenchConfig) -> Result<report::Report, BenchErro
                 (furthest, furthest_head) = (client, head);
             }
         }
-        Some(verify::erc20(furthest, prepared.contract, config.seed, &senders, succeeded).await?)
+        Some(
+            verify::erc20(furthest, furthest_head, prepared.contract, config.seed, &senders, succeeded, &outcome.not_included)
+                .await?,
+        )
     } else {
         None
     };

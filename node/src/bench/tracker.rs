@@ -51,6 +51,9 @@ pub(crate) struct Outcome {
     pub(crate) sent: u64,
     pub(crate) included: Vec<Included>,
     pub(crate) errors: BTreeMap<String, u64>,
+    /// Transactions still pending when the drain ended. Under overload some of them land
+    /// later; the ERC-20 check looks up their receipts.
+    pub(crate) not_included: Vec<B256>,
 }
 
 /// When a sent transaction counts as done.
@@ -162,12 +165,16 @@ impl Tracker {
     /// Ends the run: whatever is still pending is counted as `not included`.
     pub(crate) fn finish(&self) -> Outcome {
         let mut state = self.state();
-        let missing = state.pending.len() as u64;
-        state.pending.clear();
-        if missing > 0 {
-            *state.errors.entry("not included".into()).or_default() += missing;
+        let not_included: Vec<B256> = state.pending.drain().map(|(hash, _)| hash).collect();
+        if !not_included.is_empty() {
+            *state.errors.entry("not included".into()).or_default() += not_included.len() as u64;
         }
-        Outcome { sent: state.sent, included: std::mem::take(&mut state.included), errors: std::mem::take(&mut state.errors) }
+        Outcome {
+            sent: state.sent,
+            included: std::mem::take(&mut state.included),
+            errors: std::mem::take(&mut state.errors),
+            not_included,
+        }
     }
 }
 
@@ -200,5 +207,6 @@ mod tests {
         assert_eq!(outcome.errors["rpc -32000: nonce too low"], 1);
         assert_eq!(outcome.errors["reverted"], 1);
         assert_eq!(outcome.errors["not included"], 1);
+        assert_eq!(outcome.not_included, vec![B256::repeat_byte(3)]);
     }
 }

@@ -179,7 +179,16 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{role} pid {}: CPU {:.0}% of one core (mean), RSS {:.0} MiB (max)", p.pid, p.cpu_percent_mean, p.rss_mib_max);
     }
     if let Some(v) = &report.verify {
-        println!("erc20 check: supply {} = holders {}; receivers {} (expected {}): {}", v.total_supply, v.holders_sum, v.receivers_sum, v.expected_receivers_sum, if v.ok { "ok" } else { "MISMATCH" });
+        println!(
+            "erc20 check at block {}: supply {} = holders {}; receivers {} (expected {}, {} of them landed after the drain): {}",
+            v.block,
+            v.total_supply,
+            v.holders_sum,
+            v.receivers_sum,
+            v.expected_receivers_sum,
+            v.landed_after_drain,
+            if v.ok { "ok" } else { "MISMATCH" }
+        );
         anyhow::ensure!(v.ok, "the token balances do not add up");
     }
     if report.exhausted {
