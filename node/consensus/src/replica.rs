@@ -400,6 +400,11 @@ impl Replica {
     pub fn config(&self) -> &Config {
         &self.cfg
     }
+    /// How many times the no-progress and view-change timeouts are doubled now: grows by
+    /// one per view left without a commit, decays with prompt commits (see `view_change.rs`).
+    pub fn timeout_doublings(&self) -> u32 {
+        self.timeout_doublings
+    }
     /// Whether the replica is the primary of its view.
     pub fn is_primary(&self) -> bool {
         self.cfg.params.primary(self.view) == self.cfg.id

@@ -51,7 +51,10 @@ pub(crate) fn run(args: StatusArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    println!("{:<28} {:>7} {:>5} {:>7} {:<14} {:>8} {:>8} {:>6}  peers", "endpoint", "replica", "view", "primary", "mode", "head", "final", "lag");
+    println!(
+        "{:<28} {:>7} {:>5} {:>7} {:<14} {:>8} {:>8} {:>6} {:>8}  peers",
+        "endpoint", "replica", "view", "primary", "mode", "head", "final", "lag", "timeouts"
+    );
     let mut down = 0;
     for (url, r) in &rows {
         match r {
@@ -59,7 +62,7 @@ pub(crate) fn run(args: StatusArgs) -> anyhow::Result<()> {
                 let peers: Vec<String> =
                     s.peers.iter().map(|p| format!("r{}{}", p.id, if p.connected { "" } else { "(down)" })).collect();
                 println!(
-                    "{:<28} {:>7} {:>5} {:>7} {:<14} {:>8} {:>8} {:>6}  {}",
+                    "{:<28} {:>7} {:>5} {:>7} {:<14} {:>8} {:>8} {:>6} {:>8}  {}",
                     url,
                     format!("r{}", s.replica_id),
                     s.view,
@@ -68,6 +71,7 @@ pub(crate) fn run(args: StatusArgs) -> anyhow::Result<()> {
                     s.head,
                     s.finalized,
                     s.finality_lag,
+                    format!("x{}", 1u64 << s.timeout_doublings.min(63)),
                     peers.join(" ")
                 );
             }

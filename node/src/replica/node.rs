@@ -35,6 +35,8 @@ pub(crate) struct CoreStatus {
     pub finalized: SeqNum,
     /// Whether a state transfer is running.
     pub transferring: bool,
+    /// How many times the consensus timeouts are doubled (0 on a healthy cluster).
+    pub timeout_doublings: u32,
 }
 
 impl CoreStatus {

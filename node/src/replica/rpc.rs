@@ -85,6 +85,11 @@ pub(crate) struct Status {
     pub stable_checkpoint: u64,
     pub finalized: u64,
     pub finality_lag: u64,
+    /// The consensus timeouts are multiplied by 2^this: views that ended without a commit
+    /// raise it, prompt commits lower it. Above 0 for long means the cluster is slower than
+    /// its configured timeouts.
+    #[serde(default)]
+    pub timeout_doublings: u32,
     pub peers: Vec<PeerState>,
 }
 
@@ -151,6 +156,7 @@ pub(crate) fn module(node: Arc<ReplicaNode>, info: ClusterInfo) -> anyhow::Resul
             stable_checkpoint: s.stable.get(),
             finalized: s.finalized.get(),
             finality_lag: head.saturating_sub(s.finalized.get()),
+            timeout_doublings: s.timeout_doublings,
             peers,
         })
     })?;

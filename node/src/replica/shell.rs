@@ -102,6 +102,7 @@ fn core_loop(mut replica: Replica, inputs: mpsc::Receiver<Input>, io: CoreIo) {
             stable: replica.stable_seq(),
             finalized,
             transferring: io.node.status().transferring,
+            timeout_doublings: replica.timeout_doublings(),
         });
         let next = match timer {
             Some(at) => {
