@@ -27,7 +27,8 @@ pub(crate) struct Verification {
     pub(crate) total_supply: String,
     pub(crate) holders_sum: String,
     pub(crate) receivers_sum: String,
-    /// Successful transfers the tracker counted (one unit each).
+    /// Successful transfers, one unit each: those the tracker saw included plus
+    /// `landed_after_drain`.
     pub(crate) expected_receivers_sum: u64,
     /// The block the balances were read at.
     pub(crate) block: u64,
