@@ -117,6 +117,9 @@ fn builder_skips_invalid_transactions_deterministically_and_commits() {
 
     let tx = db1.read().unwrap();
     assert_eq!(check_consistency(&tx).unwrap().head, 1);
+    let stored_hashes = tx.tx_hashes(1).unwrap().expect("the block's transaction hashes are stored");
+    let body_hashes: Vec<_> = a.body.transactions.iter().map(alloy_eips::Encodable2718::trie_hash).collect();
+    assert_eq!(stored_hashes, body_hashes);
     let head = StateReader::new(&tx, StateAt::Head);
     let genesis = StateReader::new(&tx, StateAt::Block(0));
     let bob_now = head.account(bob.address()).unwrap().unwrap().balance;

@@ -61,6 +61,7 @@ fn import_reaches_the_fixture_head_with_every_hash_identical() {
     let report = check_consistency(&tx).unwrap();
     assert_eq!(report.head, 54);
     assert!(report.accounts > 20);
+    readers_tables_agree_with_the_blocks(&tx, &blocks);
 
     // A second run finds everything present and changes nothing.
     drop(tx);
@@ -69,6 +70,41 @@ fn import_reaches_the_fixture_head_with_every_hash_identical() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(stdout.contains("imported 0 blocks (54 already present)"), "{stdout}");
+}
+
+/// What eth_getLogs and receipts read instead of the blocks themselves: the stored
+/// transaction hashes and the log index must say what a scan of the blocks says.
+fn readers_tables_agree_with_the_blocks(tx: &stele_evm::db::ReadTx, blocks: &[alloy_consensus::Block<alloy_consensus::TxEnvelope>]) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut by_address: BTreeMap<alloy_primitives::Address, BTreeSet<u64>> = BTreeMap::new();
+    let mut by_topic: BTreeMap<alloy_primitives::B256, BTreeSet<u64>> = BTreeMap::new();
+    for block in blocks {
+        let number = block.header.number;
+        let hashes: Vec<_> = block.body.transactions.iter().map(alloy_eips::Encodable2718::trie_hash).collect();
+        assert_eq!(tx.tx_hashes(number).unwrap(), Some(hashes), "transaction hashes of block {number}");
+        for receipt in tx.receipts(number).unwrap().unwrap_or_default() {
+            for log in receipt.logs() {
+                by_address.entry(log.address).or_default().insert(number);
+                for topic in log.topics() {
+                    by_topic.entry(*topic).or_default().insert(number);
+                }
+            }
+        }
+    }
+    assert!(by_address.len() > 1 && by_topic.len() > 1, "the fixture chain has logs");
+    for (address, want) in &by_address {
+        let want: Vec<u64> = want.iter().copied().collect();
+        assert_eq!(tx.blocks_with_log_address(*address, 0, 54).unwrap(), want, "log index of {address}");
+        // A sub-range keeps only the blocks inside it.
+        let (from, to) = (want[0] + 1, 54);
+        let inside: Vec<u64> = want.iter().copied().filter(|b| (from..=to).contains(b)).collect();
+        assert_eq!(tx.blocks_with_log_address(*address, from, to).unwrap(), inside, "log index of {address} from {from}");
+    }
+    for (topic, want) in &by_topic {
+        let want: Vec<u64> = want.iter().copied().collect();
+        assert_eq!(tx.blocks_with_log_topic(*topic, 0, 54).unwrap(), want, "log index of topic {topic}");
+    }
+    assert!(tx.blocks_with_log_address(alloy_primitives::Address::repeat_byte(0xee), 0, 54).unwrap().is_empty());
 }
 
 /// A small deterministic generator, so a failing run can be replayed from its seed.

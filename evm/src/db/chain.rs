@@ -3,7 +3,7 @@
 use super::{
     codec::Rlp,
     models::TxLocation,
-    tables::{Bodies, CanonicalHashes, HeaderNumbers, Headers, Meta, Receipts, TxLookup, TxSenders},
+    tables::{Bodies, CanonicalHashes, HeaderNumbers, Headers, Meta, Receipts, TxHashes, TxLookup, TxSenders},
     DbError, DbTx,
 };
 use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope};
@@ -53,6 +53,12 @@ impl<K: TransactionKind> DbTx<K> {
     /// The senders of a block's transactions.
     pub fn senders(&self, number: u64) -> Result<Vec<Address>, DbError> {
         Ok(self.get::<TxSenders>(&number)?.map(|s| s.0).unwrap_or_default())
+    }
+
+    /// A block's transaction hashes, in order; `None` for a block written before they were
+    /// stored (see [`TxHashes`]).
+    pub fn tx_hashes(&self, number: u64) -> Result<Option<Vec<B256>>, DbError> {
+        Ok(self.get::<TxHashes>(&number)?.map(|h| h.0))
     }
 
     /// A block's receipts.

@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod check;
 pub mod codec;
+pub mod log_index;
 pub mod models;
 pub mod tables;
 mod writer;
@@ -17,7 +18,7 @@ use signet_libmdbx::{
     RwSync, SyncMode, TransactionKind, WriteFlags, tx::Tx,
 };
 use crate::trie::cache::NodeCache;
-use std::{collections::HashMap, path::Path, sync::Arc};
+use std::{path::Path, sync::Arc};
 use tables::{Table, TABLE_NAMES};
 use writer::{WriterSlot, WriterTurn};
 
@@ -54,7 +55,7 @@ pub enum DbError {
 #[derive(Debug, Clone)]
 pub struct ChainDb {
     env: Environment,
-    tables: Arc<HashMap<&'static str, signet_libmdbx::Database>>,
+    tables: Arc<[signet_libmdbx::Database]>,
     /// Write transactions of this process queue here (see [`writer`]).
     writer: Arc<WriterSlot>,
     /// Trie nodes recently read or written, shared by all transactions.
@@ -93,14 +94,14 @@ impl ChainDb {
                 page_size: None,
             });
         let env = builder.open(path)?;
-        let mut tables = HashMap::new();
         let tx = env.begin_rw_sync()?;
-        for name in TABLE_NAMES {
-            tables.insert(*name, tx.create_db(Some(name), DatabaseFlags::empty())?);
-        }
+        let tables = TABLE_NAMES
+            .iter()
+            .map(|name| tx.create_db(Some(name), DatabaseFlags::empty()))
+            .collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
         let nodes = Arc::new(NodeCache::new(node_cache_bytes));
-        Ok(Self { env, tables: Arc::new(tables), writer: Arc::default(), nodes })
+        Ok(Self { env, tables: tables.into(), writer: Arc::default(), nodes })
     }
 
     /// MDBX's running page counters, for benchmarks: the difference across a commit is
@@ -153,7 +154,7 @@ impl PageStats {
 #[derive(Debug)]
 pub struct DbTx<K: TransactionKind> {
     tx: Tx<K>,
-    tables: Arc<HashMap<&'static str, signet_libmdbx::Database>>,
+    tables: Arc<[signet_libmdbx::Database]>,
     nodes: Arc<NodeCache>,
     /// A write transaction's turn; declared after `tx` so that it is released only once the
     /// transaction has committed or aborted.
@@ -177,7 +178,7 @@ impl<K: TransactionKind> DbTx<K> {
 
     fn handle<T: Table>(&self) -> Result<signet_libmdbx::Database, DbError> {
         self.tables
-            .get(T::NAME)
+            .get(T::INDEX)
             .copied()
             .ok_or_else(|| DbError::Inconsistent(format!("table {} not opened", T::NAME)))
     }

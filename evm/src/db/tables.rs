@@ -10,6 +10,9 @@ use alloy_primitives::{Address, B256};
 pub trait Table {
     /// The MDBX sub-database name.
     const NAME: &'static str;
+    /// Position of [`Self::NAME`] in [`TABLE_NAMES`]: open handles are kept in that order,
+    /// so finding one is an index rather than a hash of the name on every read.
+    const INDEX: usize;
     /// The key type.
     type Key: Codec;
     /// The value type.
@@ -29,11 +32,55 @@ impl Codec for Senders {
         self.0.iter().flat_map(|a| a.0 .0).collect()
     }
     fn decode(bytes: &[u8]) -> Result<Self, super::codec::CodecError> {
-        if bytes.len() % 20 != 0 {
-            return Err(super::codec::CodecError::new("Senders", "length not a multiple of 20"));
-        }
-        Ok(Self(bytes.chunks_exact(20).map(Address::from_slice).collect()))
+        Ok(Self(fixed_width_items("Senders", bytes, Address::len_bytes(), Address::from_slice)?))
     }
+}
+
+/// A block's transaction hashes, in order (32 bytes each). Stored so that readers which
+/// name transactions (eth_getLogs, receipts of a block) need not re-encode and hash every
+/// transaction of every block they touch.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TxHashList(pub Vec<B256>);
+
+impl Codec for TxHashList {
+    fn encode(&self) -> Vec<u8> {
+        self.0.iter().flat_map(|h| h.0).collect()
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, super::codec::CodecError> {
+        Ok(Self(fixed_width_items("TxHashList", bytes, B256::len_bytes(), B256::from_slice)?))
+    }
+}
+
+/// Splits `bytes` into `width`-byte items; a length that is not a multiple is corrupt.
+fn fixed_width_items<T>(
+    what: &'static str,
+    bytes: &[u8],
+    width: usize,
+    item: impl Fn(&[u8]) -> T,
+) -> Result<Vec<T>, super::codec::CodecError> {
+    if bytes.len() % width != 0 {
+        return Err(super::codec::CodecError::new(what, "length not a multiple of the item width"));
+    }
+    Ok(bytes.chunks_exact(width).map(item).collect())
+}
+
+/// Position of `name` in [`TABLE_NAMES`] (evaluated at compile time).
+const fn table_index(name: &str) -> usize {
+    let mut i = 0;
+    while i < TABLE_NAMES.len() {
+        if TABLE_NAMES[i].len() == name.len() {
+            let (a, b) = (TABLE_NAMES[i].as_bytes(), name.as_bytes());
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("table missing from TABLE_NAMES");
 }
 
 macro_rules! tables {
@@ -44,6 +91,7 @@ macro_rules! tables {
             pub struct $name;
             impl Table for $name {
                 const NAME: &'static str = stringify!($name);
+                const INDEX: usize = table_index(stringify!($name));
                 type Key = $key;
                 type Value = $value;
             }
@@ -64,6 +112,9 @@ tables! {
     Bodies: u64 => StoredBody;
     /// Block number -> transaction senders, recovered once at import.
     TxSenders: u64 => Senders;
+    /// Block number -> transaction hashes, in order (absent for blocks written before the
+    /// table existed; readers then hash the body's transactions).
+    TxHashes: u64 => TxHashList;
     /// Block number -> receipts (RLP list of EIP-2718 receipts with bloom).
     Receipts: u64 => BlockReceipts;
     /// Transaction hash -> (block number, index).
@@ -99,4 +150,20 @@ tables! {
     /// Block number -> the commit proof (certificate and proposal) that ordered it, written
     /// in the same transaction as the block.
     CommitProofs: u64 => Vec<u8>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tx_hash_list_round_trips_and_refuses_a_torn_value() {
+        let hashes = TxHashList(vec![B256::repeat_byte(1), B256::repeat_byte(2)]);
+        let bytes = hashes.encode();
+        assert_eq!(bytes.len(), 64);
+        assert_eq!(TxHashList::decode(&bytes).unwrap(), hashes);
+        assert_eq!(TxHashList::decode(&[]).unwrap(), TxHashList::default());
+        let err = TxHashList::decode(&bytes[..40]).unwrap_err();
+        assert!(err.to_string().contains("TxHashList"), "{err}");
+    }
 }

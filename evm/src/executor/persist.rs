@@ -13,7 +13,7 @@ use crate::{
         tables::{
             AccountChangeSets, AccountHistory, Accounts, Bodies, Bytecodes, CanonicalHashes,
             HeaderNumbers, Headers, LogAddressIndex, LogTopicIndex, Receipts, Senders, Storage,
-            StorageChangeSets, StorageHistory, TrieNodes, TxLookup, TxSenders,
+            StorageChangeSets, StorageHistory, TrieNodes, TxHashList, TxHashes, TxLookup, TxSenders,
         },
         DbError, WriteTx,
     },
@@ -56,11 +56,13 @@ pub fn persist_block(tx: &WriteTx, block: &BlockToPersist<'_>) -> Result<(), DbE
     tx.put::<Receipts>(&number, &Rlp(block.receipts.to_vec()))?;
     // Keyed by hash, these rows land all over their B-trees; written in key order, each
     // insert finds the pages the previous one walked still in the CPU's caches.
-    let mut lookups = Vec::with_capacity(block.body.transactions.len());
-    for (index, transaction) in block.body.transactions.iter().enumerate() {
+    let hashes: Vec<B256> = block.body.transactions.iter().map(Encodable2718::trie_hash).collect();
+    let mut lookups = Vec::with_capacity(hashes.len());
+    for (index, hash) in hashes.iter().enumerate() {
         let index = TxIndex(u32::try_from(index).map_err(|_| DbError::Inconsistent("block has over 2^32 transactions".into()))?);
-        lookups.push((transaction.trie_hash(), TxLocation { block: number, index }));
+        lookups.push((*hash, TxLocation { block: number, index }));
     }
+    tx.put::<TxHashes>(&number, &TxHashList(hashes))?;
     lookups.sort_unstable_by_key(|(hash, _)| *hash);
     for (hash, location) in &lookups {
         tx.put::<TxLookup>(hash, location)?;

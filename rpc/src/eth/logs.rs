@@ -118,7 +118,8 @@ pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: 
     }
     let hash = block_hash(tx, number, &header)?;
     let receipts = tx.receipts(number)?.unwrap_or_default();
-    let body = tx.body(number)?.unwrap_or_default();
+    // Read only once a log matches: most blocks a bloom lets through hold no match.
+    let mut tx_hashes: Option<Vec<B256>> = None;
     let mut log_index = 0u64;
     for (i, receipt) in receipts.iter().enumerate() {
         let mut tx_hash = None;
@@ -134,15 +135,32 @@ pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: 
                 if out.len() >= limit {
                     return Err(EthError::LimitExceeded(format!("query returned more than {limit} results")));
                 }
-                let hash = *tx_hash.get_or_insert_with(|| {
-                    body.transactions.get(i).map(alloy_eips::Encodable2718::trie_hash).unwrap_or_default()
-                });
+                let hash = match tx_hash {
+                    Some(hash) => hash,
+                    None => {
+                        if tx_hashes.is_none() {
+                            tx_hashes = Some(block_tx_hashes(tx, number)?);
+                        }
+                        let hash = tx_hashes.as_ref().and_then(|h| h.get(i)).copied().unwrap_or_default();
+                        *tx_hash.insert(hash)
+                    }
+                };
                 out.push(RpcLog::new(log, &at, hash, log_index));
             }
             log_index += 1;
         }
     }
     Ok(())
+}
+
+/// The hashes of block `number`'s transactions: stored since the TxHashes table exists,
+/// computed from the body for blocks written before it.
+fn block_tx_hashes(tx: &ReadTx, number: u64) -> EthResult<Vec<B256>> {
+    if let Some(hashes) = tx.tx_hashes(number)? {
+        return Ok(hashes);
+    }
+    let body = tx.body(number)?.unwrap_or_default();
+    Ok(body.transactions.iter().map(alloy_eips::Encodable2718::trie_hash).collect())
 }
 
 /// Logs in blocks `from..=to` (both at most the head).
@@ -156,10 +174,54 @@ pub(crate) fn range_logs(ctx: &EthCtx, tx: &ReadTx, from: u64, to: u64, matcher:
         )));
     }
     let mut out = Vec::new();
-    for number in from..=to {
-        block_logs(tx, number, matcher, limits.logs_results_max, &mut out)?;
+    match indexed_candidates(tx, matcher, from, to)? {
+        Some(blocks) => {
+            for number in blocks {
+                block_logs(tx, number, matcher, limits.logs_results_max, &mut out)?;
+            }
+        }
+        None => {
+            for number in from..=to {
+                block_logs(tx, number, matcher, limits.logs_results_max, &mut out)?;
+            }
+        }
     }
     Ok(out)
+}
+
+/// The blocks of `from..=to` that the log index says may hold a match, ascending: for
+/// each criterion (the addresses; each topic position that names topics) the union of its
+/// values' blocks, intersected across criteria. The index does not record a topic's
+/// position, so this is a superset that [`block_logs`] narrows down log by log. `None`
+/// when the filter names no address and no topic: then every block with logs is a
+/// candidate and the header scan with its bloom check is the walk to take.
+fn indexed_candidates(tx: &ReadTx, matcher: &LogMatcher, from: u64, to: u64) -> EthResult<Option<Vec<u64>>> {
+    let mut criteria = Vec::new();
+    if !matcher.addresses.is_empty() {
+        criteria.push(union_of(matcher.addresses.iter().map(|a| tx.blocks_with_log_address(*a, from, to)))?);
+    }
+    for wanted in matcher.topics.iter().filter(|wanted| !wanted.is_empty()) {
+        criteria.push(union_of(wanted.iter().map(|t| tx.blocks_with_log_topic(*t, from, to)))?);
+    }
+    Ok(criteria.into_iter().reduce(|mut kept, other| {
+        kept.retain(|block| other.binary_search(block).is_ok());
+        kept
+    }))
+}
+
+/// The ascending, duplicate-free union of ascending block lists.
+fn union_of(lists: impl Iterator<Item = Result<Vec<u64>, stele_evm::DbError>>) -> EthResult<Vec<u64>> {
+    let mut all = Vec::new();
+    let mut lists_seen = 0;
+    for list in lists {
+        all.extend(list?);
+        lists_seen += 1;
+    }
+    if lists_seen > 1 {
+        all.sort_unstable();
+        all.dedup();
+    }
+    Ok(all)
 }
 
 /// eth_getLogs with geth's checks.

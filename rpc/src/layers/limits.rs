@@ -11,7 +11,7 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, LazyLock},
     task::{Context, Poll},
     time::Duration,
 };
@@ -205,10 +205,15 @@ async fn geth_envelope(response: http::Response<HttpBody>) -> http::Response<Htt
         parts.headers.remove(header::CONTENT_LENGTH);
         return http::Response::from_parts(parts, HttpBody::empty());
     }
-    let text = std::str::from_utf8(&bytes).ok();
-    let rewritten = text.filter(|t| ENVELOPE_REWRITES.iter().any(|(from, _)| t.contains(from))).map(|t| {
-        ENVELOPE_REWRITES.iter().fold(t.to_owned(), |acc, (from, to)| acc.replace(from, to))
+    // Nearly every response is a plain result: find the texts with searchers built once
+    // rather than a new one per response and per text.
+    static FINDERS: LazyLock<[memchr::memmem::Finder<'static>; 2]> = LazyLock::new(|| {
+        ENVELOPE_REWRITES.map(|(from, _)| memchr::memmem::Finder::new(from.as_bytes()))
     });
+    let envelope_error = FINDERS.iter().any(|finder| finder.find(&bytes).is_some());
+    let text = if envelope_error { std::str::from_utf8(&bytes).ok() } else { None };
+    let rewritten =
+        text.map(|t| ENVELOPE_REWRITES.iter().fold(t.to_owned(), |acc, (from, to)| acc.replace(from, to)));
     match rewritten {
         Some(text) => {
             parts.headers.remove(header::CONTENT_LENGTH);
