@@ -13,7 +13,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 [ $# -ge 3 ] || { sed -n 2,11p "$0" >&2; exit 2; }
 src="$1" bin_a="$2" bin_b="$3"; shift 3
 threads=2 connections=32 duration=10s warmup=5s rounds=3
-methods="eth_call eth_getBalance eth_getTransactionReceipt eth_getLogs"
+methods="eth_call eth_getBalance eth_getTransactionReceipt eth_getLogs eth_getLogs_rare"
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
@@ -52,19 +52,7 @@ for side in a b; do
   done
 done
 
-body() {
-  python3 - "$src/stele-target.json" "$1" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))
-params = {
-    "eth_call": [{"to": t["contract"], "data": t["call_data"]}, "latest"],
-    "eth_getBalance": [t["account"], "latest"],
-    "eth_getTransactionReceipt": [t["receipt_tx"]],
-    "eth_getLogs": [{"address": t["contract"], "fromBlock": t["from_block"], "toBlock": t["to_block"]}],
-}[sys.argv[2]]
-print(json.dumps({"jsonrpc": "2.0", "id": 1, "method": sys.argv[2], "params": params}, separators=(",", ":")))
-PY
-}
+body() { python3 "$here/cases.py" body "$src/stele-target.json" "$1"; }
 
 for method in $methods; do
   b="$(body "$method")"

@@ -7,10 +7,11 @@
 # 2. Fills both with the same chain (fill.mjs): Emitter.sol deployed, then BLOCKS blocks with
 #    one `bump` transaction each, each emitting one log; the signed transactions are
 #    byte-identical on both nodes.
-# 3. For each method (eth_call, eth_getBalance, eth_getTransactionReceipt, eth_getLogs over
-#    BLOCKS blocks filtered by the contract address) checks the answer once with curl, then
-#    runs wrk: a warm-up per node, then ROUNDS measured runs per node, stele and anvil
-#    alternating (and which one goes first alternating too), so that load from other
+# 3. For each case (cases.py: eth_call, eth_getBalance, eth_getTransactionReceipt,
+#    eth_getLogs over BLOCKS blocks filtered by the contract address, and eth_getLogs_rare,
+#    the same range filtered by a topic only one block carries) checks the answer once with
+#    curl, then runs wrk: a warm-up per node, then ROUNDS measured runs per node, stele and
+#    anvil alternating (and which one goes first alternating too), so that load from other
 #    processes on the machine falls on both alike.
 # 4. Prints a markdown table (table.py: the median round per node) and keeps every raw
 #    output in the work directory.
@@ -32,7 +33,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 
 blocks=1000 threads=2 connections=32 duration=10s warmup=5s rounds=3 keep=0
-methods="eth_call eth_getBalance eth_getTransactionReceipt eth_getLogs"
+methods="eth_call eth_getBalance eth_getTransactionReceipt eth_getLogs eth_getLogs_rare"
 while [ $# -gt 0 ]; do
   case "$1" in
     --blocks) blocks="$2"; shift 2 ;;
@@ -102,35 +103,16 @@ fill_anvil=$!
 wait $fill_stele; wait $fill_anvil
 echo "    filled in $(( $(date +%s) - fill_start )) s" >&2
 
-# body NODE METHOD: the JSON-RPC request for METHOD against NODE's chain.
-body() {
-  python3 - "$work/$1-target.json" "$2" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))
-params = {
-    "eth_call": [{"to": t["contract"], "data": t["call_data"]}, "latest"],
-    "eth_getBalance": [t["account"], "latest"],
-    "eth_getTransactionReceipt": [t["receipt_tx"]],
-    "eth_getLogs": [{"address": t["contract"], "fromBlock": t["from_block"], "toBlock": t["to_block"]}],
-}[sys.argv[2]]
-print(json.dumps({"jsonrpc": "2.0", "id": 1, "method": sys.argv[2], "params": params}, separators=(",", ":")))
-PY
-}
+# body NODE CASE: the JSON-RPC request of CASE against NODE's chain (cases.py).
+body() { python3 "$here/cases.py" body "$work/$1-target.json" "$2"; }
 
-# check NODE METHOD URL BODY [CURL_ARGS...]: the node answers with a result, not an error,
-# and eth_getLogs returns one log per filled block; the answer is kept for the record.
+# check NODE CASE URL BODY [CURL_ARGS...]: the node answers CASE with the right result
+# (cases.py: a result, and the expected logs for the eth_getLogs cases); the answer is
+# kept for the record.
 check() {
   local node="$1" method="$2" url="$3" b="$4"; shift 4
   curl -sf "$@" -H 'content-type: application/json' -d "$b" "$url" >"$work/$node-$method.json"
-  python3 - "$work/$node-$method.json" "$method" "$work/$node-target.json" <<'PY'
-import json, sys
-reply = json.load(open(sys.argv[1]))
-target = json.load(open(sys.argv[3]))
-if "error" in reply or reply.get("result") is None:
-    sys.exit(f"{sys.argv[2]}: no result: {json.dumps(reply)[:300]}")
-if sys.argv[2] == "eth_getLogs" and len(reply["result"]) != target["logs_expected"]:
-    sys.exit(f"eth_getLogs: {len(reply['result'])} logs, want {target['logs_expected']}")
-PY
+  python3 "$here/cases.py" check "$work/$node-target.json" "$method" "$work/$node-$method.json"
 }
 
 head_of() { curl -sf "${@:2}" -H 'content-type: application/json' \
