@@ -1,5 +1,6 @@
 //! The block builder, pool validation and eth_call / eth_estimateGas on a small chain:
 //! what the dev node and the replicas rely on.
+#![allow(clippy::unwrap_used)]
 
 use alloy_consensus::{transaction::Recovered, SignableTransaction, Transaction, TxEip1559, TxEnvelope, TxLegacy};
 use alloy_primitives::{Address, Bytes, TxKind, U256};

@@ -1,5 +1,6 @@
 //! `stele import` as a user runs it: a real process over a real MDBX datadir, on the
 //! execution-apis test chain (54 blocks made by geth, Frontier through Osaka).
+#![allow(clippy::unwrap_used)]
 
 use alloy_rlp::Encodable;
 use std::{
@@ -184,7 +185,7 @@ fn truncated_chain_file_stops_at_the_last_whole_block() {
     let out = import(&datadir, &fixtures().join("genesis.json"), &truncated);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains(&format!("cannot decode the block at byte")) && stderr.contains(&format!("after block {last_whole}")), "{stderr}");
+    assert!(stderr.contains("cannot decode the block at byte") && stderr.contains(&format!("after block {last_whole}")), "{stderr}");
     let tx = open(&datadir).read().unwrap();
     assert_eq!(check_consistency(&tx).unwrap().head, last_whole);
 }

@@ -85,7 +85,7 @@ impl Tracer {
                     ExecutionResult::Revert { output, .. } => output.clone(),
                     ExecutionResult::Halt { .. } => Bytes::new(),
                 };
-                serde_json::to_value(inspector.geth_builder().geth_traces(gas_used, output, config.clone()))
+                serde_json::to_value(inspector.geth_builder().geth_traces(gas_used, output, *config))
             }
             Tracer::Call(config) => serde_json::to_value(inspector.geth_builder().geth_call_traces(*config, gas_used)),
             Tracer::PreState(config) => {

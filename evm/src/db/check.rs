@@ -36,10 +36,10 @@ pub fn check_consistency<K: TransactionKind>(tx: &DbTx<K>) -> Result<CheckReport
         if header.hash_slow() != hash {
             return Err(inconsistent(format!("block {number}: header hash differs from canonical hash")));
         }
-        if let Some(parent) = parent {
-            if header.parent_hash != parent {
-                return Err(inconsistent(format!("block {number}: parent hash does not link")));
-            }
+        if let Some(parent) = parent
+            && header.parent_hash != parent
+        {
+            return Err(inconsistent(format!("block {number}: parent hash does not link")));
         }
         if tx.body(number)?.is_none() {
             return Err(inconsistent(format!("no body for block {number}")));

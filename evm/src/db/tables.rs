@@ -58,7 +58,7 @@ fn fixed_width_items<T>(
     width: usize,
     item: impl Fn(&[u8]) -> T,
 ) -> Result<Vec<T>, super::codec::CodecError> {
-    if bytes.len() % width != 0 {
+    if !bytes.len().is_multiple_of(width) {
         return Err(super::codec::CodecError::new(what, "length not a multiple of the item width"));
     }
     Ok(bytes.chunks_exact(width).map(item).collect())

@@ -201,16 +201,17 @@ pub fn estimate_gas<K: TransactionKind>(
     };
 
     // A plain transfer to an account without code needs exactly 21000.
-    if let TxKind::Call(to) = tx.kind {
-        if tx.data.is_empty() {
-            let reader = StateReader::new(db, ctx.at);
-            let code_hash = reader.account(to).map_err(|e| CallError::Internal(e.to_string()))?.map(|a| a.code_hash);
-            let no_code = code_hash.is_none_or(|h| h == revm::primitives::KECCAK_EMPTY);
-            if no_code && hi >= TX_GAS {
-                if let Run::Success(..) = attempt(TX_GAS, &mut tx)? {
-                    return Ok(TX_GAS);
-                }
-            }
+    if let TxKind::Call(to) = tx.kind
+        && tx.data.is_empty()
+    {
+        let reader = StateReader::new(db, ctx.at);
+        let code_hash = reader.account(to).map_err(|e| CallError::Internal(e.to_string()))?.map(|a| a.code_hash);
+        let no_code = code_hash.is_none_or(|h| h == revm::primitives::KECCAK_EMPTY);
+        if no_code
+            && hi >= TX_GAS
+            && let Run::Success(..) = attempt(TX_GAS, &mut tx)?
+        {
+            return Ok(TX_GAS);
         }
     }
 

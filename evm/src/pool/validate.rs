@@ -208,15 +208,15 @@ pub fn validate_transaction<K: TransactionKind>(
         return Err(TxError::IntrinsicGas { gas, needed });
     }
     let fee_cap = envelope.max_fee_per_gas();
-    if let Some(tip) = envelope.max_priority_fee_per_gas() {
-        if tip > fee_cap {
-            return Err(TxError::TipAboveFeeCap);
-        }
+    if let Some(tip) = envelope.max_priority_fee_per_gas()
+        && tip > fee_cap
+    {
+        return Err(TxError::TipAboveFeeCap);
     }
-    if let Some(base_fee) = spec.next_base_fee(head) {
-        if fee_cap < u128::from(base_fee) {
-            return Err(TxError::FeeCapBelowBaseFee { sender, fee_cap, base_fee });
-        }
+    if let Some(base_fee) = spec.next_base_fee(head)
+        && fee_cap < u128::from(base_fee)
+    {
+        return Err(TxError::FeeCapBelowBaseFee { sender, fee_cap, base_fee });
     }
     let reader = StateReader::new(tx, StateAt::Head);
     let account = reader.account(sender)?;

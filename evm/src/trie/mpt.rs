@@ -110,10 +110,10 @@ impl Trie {
         if let Node::Empty = self.root {
             return (EMPTY_ROOT_HASH, writes);
         }
-        if let Node::Stored(rlp) = &self.root {
-            if let Some(hash) = rlp.as_hash() {
-                return (hash, writes);
-            }
+        if let Node::Stored(rlp) = &self.root
+            && let Some(hash) = rlp.as_hash()
+        {
+            return (hash, writes);
         }
         let mut buf = Vec::new();
         encode(&self.root, &mut writes, &mut buf);

@@ -152,9 +152,7 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
     let mut root_ms = Vec::new();
     let (mut pages_total, mut node_reads_total, mut node_misses_total) = (0u64, 0u64, 0u64);
     let page_bytes = db.page_stats()?.page_bytes;
-    let mut timestamp = head.timestamp;
-    for (number, transactions) in blocks.into_iter().enumerate() {
-        timestamp += 1;
+    for (timestamp, (number, transactions)) in (head.timestamp + 1..).zip(blocks.into_iter().enumerate()) {
         let request = BlockRequest { timestamp, beneficiary: Address::ZERO, transactions, extra_data: Bytes::new() };
         let (pages_before, cache_before) = (db.page_stats()?, db.node_cache_stats());
         let started = Instant::now();
