@@ -61,6 +61,16 @@ impl<K: TransactionKind> DbTx<K> {
         Ok(self.get::<TxHashes>(&number)?.map(|h| h.0))
     }
 
+    /// A block's transaction hashes, in order: the stored ones, or for a block written
+    /// before they were stored, hashed from its body.
+    pub fn transaction_hashes(&self, number: u64) -> Result<Vec<B256>, DbError> {
+        if let Some(hashes) = self.tx_hashes(number)? {
+            return Ok(hashes);
+        }
+        let body = self.body(number)?.unwrap_or_default();
+        Ok(body.transactions.iter().map(alloy_eips::Encodable2718::trie_hash).collect())
+    }
+
     /// A block's receipts.
     pub fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, DbError> {
         Ok(self.get::<Receipts>(&number)?.map(|r| r.0))

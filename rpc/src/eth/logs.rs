@@ -109,8 +109,8 @@ impl LogMatcher {
     }
 }
 
-/// The matching logs of block `number`, appended to `out`; fails past `limit`. A
-/// transaction's hash is computed only when one of its logs matches.
+/// The matching logs of block `number`, appended to `out`; fails past `limit`. The
+/// block's transaction hashes are read only once one of its logs matches.
 pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: usize, out: &mut Vec<RpcLog>) -> EthResult<()> {
     let Some(header) = tx.header(number)? else { return Ok(()) };
     if !matcher.bloom_may_match(&header.logs_bloom) {
@@ -118,11 +118,10 @@ pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: 
     }
     let hash = block_hash(tx, number, &header)?;
     let receipts = tx.receipts(number)?.unwrap_or_default();
-    // Read only once a log matches: most blocks a bloom lets through hold no match.
+    // Most blocks a bloom lets through hold no match.
     let mut tx_hashes: Option<Vec<B256>> = None;
     let mut log_index = 0u64;
     for (i, receipt) in receipts.iter().enumerate() {
-        let mut tx_hash = None;
         let at = TxContext {
             block_hash: hash,
             block_number: number,
@@ -135,32 +134,16 @@ pub(crate) fn block_logs(tx: &ReadTx, number: u64, matcher: &LogMatcher, limit: 
                 if out.len() >= limit {
                     return Err(EthError::LimitExceeded(format!("query returned more than {limit} results")));
                 }
-                let hash = match tx_hash {
-                    Some(hash) => hash,
-                    None => {
-                        if tx_hashes.is_none() {
-                            tx_hashes = Some(block_tx_hashes(tx, number)?);
-                        }
-                        let hash = tx_hashes.as_ref().and_then(|h| h.get(i)).copied().unwrap_or_default();
-                        *tx_hash.insert(hash)
-                    }
-                };
-                out.push(RpcLog::new(log, &at, hash, log_index));
+                if tx_hashes.is_none() {
+                    tx_hashes = Some(tx.transaction_hashes(number)?);
+                }
+                let tx_hash = tx_hashes.as_deref().and_then(|h| h.get(i)).copied().unwrap_or_default();
+                out.push(RpcLog::new(log, &at, tx_hash, log_index));
             }
             log_index += 1;
         }
     }
     Ok(())
-}
-
-/// The hashes of block `number`'s transactions: stored since the TxHashes table exists,
-/// computed from the body for blocks written before it.
-fn block_tx_hashes(tx: &ReadTx, number: u64) -> EthResult<Vec<B256>> {
-    if let Some(hashes) = tx.tx_hashes(number)? {
-        return Ok(hashes);
-    }
-    let body = tx.body(number)?.unwrap_or_default();
-    Ok(body.transactions.iter().map(alloy_eips::Encodable2718::trie_hash).collect())
 }
 
 /// Logs in blocks `from..=to` (both at most the head).
@@ -209,18 +192,14 @@ fn indexed_candidates(tx: &ReadTx, matcher: &LogMatcher, from: u64, to: u64) -> 
     }))
 }
 
-/// The ascending, duplicate-free union of ascending block lists.
+/// The ascending, duplicate-free union of block lists.
 fn union_of(lists: impl Iterator<Item = Result<Vec<u64>, stele_evm::DbError>>) -> EthResult<Vec<u64>> {
     let mut all = Vec::new();
-    let mut lists_seen = 0;
     for list in lists {
         all.extend(list?);
-        lists_seen += 1;
     }
-    if lists_seen > 1 {
-        all.sort_unstable();
-        all.dedup();
-    }
+    all.sort_unstable();
+    all.dedup();
     Ok(all)
 }
 
