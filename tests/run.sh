@@ -11,11 +11,25 @@
 # Environment:
 #   CARGO_TARGET_DIR   shared build directory (default: ./target)
 #   STELE_SUITES       space-separated suite names to run (default: all)
+#   STELE_SHARED       the shared folder with conformance/ (default: ../shared, else the
+#                      one beside the repository this clone was cloned from)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export STELE_ROOT="$PWD"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-export STELE_SHARED="${STELE_SHARED:-$(cd .. && pwd)/shared}"
+# The shared design notes and conformance fixtures sit beside the checkout. A clone made
+# elsewhere (CI clones into a fresh temporary directory) finds them beside the repository
+# it was cloned from.
+if [ -z "${STELE_SHARED:-}" ]; then
+  STELE_SHARED="$(cd .. && pwd)/shared"
+  origin="$(git config --get remote.origin.url 2>/dev/null || true)"
+  if [ ! -d "$STELE_SHARED" ] && [ -d "$origin/../shared" ]; then
+    STELE_SHARED="$(cd "$origin/../shared" && pwd)"
+  fi
+fi
+export STELE_SHARED
+[ -f "$STELE_SHARED/conformance/execution-apis/chain.rlp" ] ||
+  echo "warning: conformance fixtures not found under $STELE_SHARED (set STELE_SHARED); the fixture tests will fail" >&2
 
 step() { printf '\n==> %s\n' "$*"; }
 
