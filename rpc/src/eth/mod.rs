@@ -194,7 +194,11 @@ pub(crate) fn head_number(tx: &ReadTx) -> EthResult<u64> {
 /// The number a block parameter names, or `None` for an unknown hash or a number above the
 /// head.
 pub(crate) fn resolve(tx: &ReadTx, block: BlockParam) -> EthResult<Option<u64>> {
-    let head = head_number(tx)?;
+    resolve_below(tx, block, head_number(tx)?)
+}
+
+/// [`resolve`] against a head number the caller has already read from the same snapshot.
+fn resolve_below(tx: &ReadTx, block: BlockParam, head: u64) -> EthResult<Option<u64>> {
     Ok(match block {
         BlockParam::Latest | BlockParam::Pending => Some(head),
         BlockParam::Earliest => Some(0),
@@ -203,12 +207,30 @@ pub(crate) fn resolve(tx: &ReadTx, block: BlockParam) -> EthResult<Option<u64>> 
     })
 }
 
-/// The header a state read runs against; geth's errors for unknown blocks.
-pub(crate) fn state_header(tx: &ReadTx, block: BlockParam) -> EthResult<(u64, Header)> {
-    let number = resolve(tx, block)?.ok_or_else(|| match block {
+/// The block a state read runs against, and the head of the same snapshot.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StateBlock {
+    /// The block the parameter names.
+    pub(crate) number: u64,
+    /// The head when the snapshot was taken.
+    pub(crate) head: u64,
+}
+
+/// The block number a state read runs against, with geth's errors for unknown blocks, and
+/// without decoding its header: point reads (eth_getBalance and its kin) need only the
+/// number, and reading one row fewer per request shows in their request rate.
+pub(crate) fn state_block(tx: &ReadTx, block: BlockParam) -> EthResult<StateBlock> {
+    let head = head_number(tx)?;
+    let number = resolve_below(tx, block, head)?.ok_or_else(|| match block {
         BlockParam::Hash(_) => EthError::NotFound("header for hash not found".into()),
         _ => EthError::NotFound("header not found".into()),
     })?;
+    Ok(StateBlock { number, head })
+}
+
+/// The header a state read runs against; geth's errors for unknown blocks.
+pub(crate) fn state_header(tx: &ReadTx, block: BlockParam) -> EthResult<(u64, Header)> {
+    let StateBlock { number, .. } = state_block(tx, block)?;
     let header = tx.header(number)?.ok_or_else(|| EthError::NotFound("header not found".into()))?;
     Ok((number, header))
 }
@@ -311,13 +333,37 @@ fn max_args(method: &str) -> Option<usize> {
     })
 }
 
+/// The number of elements of a JSON array, counted while skipping them (no allocation: the
+/// check runs on every point read).
+struct ArgCount(usize);
+
+impl<'de> serde::Deserialize<'de> for ArgCount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Counter;
+        impl<'de> serde::de::Visitor<'de> for Counter {
+            type Value = ArgCount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of arguments")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ArgCount, A::Error> {
+                let mut count = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                Ok(ArgCount(count))
+            }
+        }
+        deserializer.deserialize_seq(Counter)
+    }
+}
+
 fn check_arity(method: &str, params: &jsonrpsee::types::Params<'_>) -> Result<(), ErrorObjectOwned> {
     let Some(max) = max_args(method) else { return Ok(()) };
     let Some(raw) = params.as_str() else { return Ok(()) };
     if !raw.trim_start().starts_with('[') {
         return Ok(());
     }
-    let count = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(raw).map(|v| v.len()).unwrap_or(0);
+    let count = serde_json::from_str::<ArgCount>(raw).map(|c| c.0).unwrap_or(0);
     if count > max {
         return Err(EthError::InvalidParams(format!("too many arguments, want at most {max}")).into());
     }
@@ -355,4 +401,19 @@ where
         f(&params, ctx).map_err(ErrorObjectOwned::from)
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ArgCount;
+
+    #[test]
+    fn arg_count_counts_top_level_elements_only() {
+        let count = |raw: &str| serde_json::from_str::<ArgCount>(raw).map(|c| c.0);
+        assert_eq!(count("[]").unwrap(), 0);
+        assert_eq!(count(r#"["0xab", "latest"]"#).unwrap(), 2);
+        assert_eq!(count(r#"[{"to": "0x01", "data": [1, 2, [3]]}, "latest", null]"#).unwrap(), 3);
+        assert!(count(r#"{"a": 1}"#).is_err());
+        assert!(count("[1, 2").is_err());
+    }
 }

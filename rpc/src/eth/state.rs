@@ -15,9 +15,8 @@ use stele_evm::{
 use super::{
     blocking, inline,
     format::{quantity, quantity256},
-    head_number,
     params::{parse_storage_key, BlockParam, RawStorageKey},
-    state_header, Args, EthCtx, EthError, EthResult,
+    state_block, Args, EthCtx, StateBlock, EthError, EthResult,
 };
 use crate::error::ModuleError;
 
@@ -26,8 +25,8 @@ pub(crate) const STORAGE_VALUES_SLOTS_MAX: usize = 1_024;
 
 /// A reader of the state after the block `block` names (plain state at the head).
 pub(crate) fn reader(tx: &ReadTx, block: BlockParam) -> EthResult<StateReader<'_, signet_libmdbx::RoSync>> {
-    let (number, _) = state_header(tx, block)?;
-    let at = if number == head_number(tx)? { StateAt::Head } else { StateAt::Block(number) };
+    let StateBlock { number, head } = state_block(tx, block)?;
+    let at = if number == head { StateAt::Head } else { StateAt::Block(number) };
     Ok(StateReader::new(tx, at))
 }
 
