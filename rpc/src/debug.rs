@@ -26,13 +26,12 @@ use stele_evm::{
         call::CallContext,
         trace::{inspect_call, trace_block, TraceError, Traced},
     },
-    state::{StateAt, StateReader},
+    state::StateReader,
 };
 
 use crate::{
     error::ModuleError,
     eth::{
-        head_number,
         params::{BlockParam, BlockNumberParam},
         resolve, state_header, Args, EthCtx, EthDeps, EthError, EthResult,
     },
@@ -148,8 +147,8 @@ fn trace_call(ctx: &EthCtx, request: TransactionRequest, block: BlockParam, opti
     }
     let tracer = Tracer::from_options(options.tracing_options)?;
     let tx = ctx.read()?;
-    let (number, header) = state_header(&tx, block)?;
-    let at = if number == head_number(&tx)? { StateAt::Head } else { StateAt::Block(number) };
+    let (state, header) = state_header(&tx, block)?;
+    let at = state.at();
     let call_ctx = CallContext { spec: &ctx.deps.spec, header: &header, at, gas_cap: ctx.deps.limits.call_gas_cap };
     let inspector = TracingInspector::new(tracer.inspector_config());
     let (result, inspector) = inspect_call(&tx, &call_ctx, request, inspector).map_err(EthError::from)?;

@@ -16,12 +16,10 @@ use stele_evm::{
         call::{self, CallContext, CallError},
         trace::inspect_call,
     },
-    state::StateAt,
 };
 
 use super::{
     format::{quantity, quantity128},
-    head_number,
     params::BlockParam,
     state_header, Args, EthCtx, EthError, EthResult,
 };
@@ -61,8 +59,8 @@ async fn with_call_context<T: Send + 'static>(
     let timeout = ctx.deps.limits.call_timeout;
     let task = tokio::task::spawn_blocking(move || {
         let tx = ctx.read()?;
-        let (number, header) = state_header(&tx, block)?;
-        let at = if number == head_number(&tx)? { StateAt::Head } else { StateAt::Block(number) };
+        let (state, header) = state_header(&tx, block)?;
+        let at = state.at();
         let call_ctx = CallContext { spec: &ctx.deps.spec, header: &header, at, gas_cap: ctx.deps.limits.call_gas_cap };
         f(&tx, &call_ctx)
     });

@@ -35,6 +35,7 @@ use alloy_primitives::{Bytes, B256};
 use jsonrpsee::{types::ErrorObjectOwned, RpcModule};
 use stele_evm::{
     db::{DbError, ReadTx},
+    state::StateAt,
     pool::TxPool,
     ChainDb, ChainSpec,
 };
@@ -216,9 +217,16 @@ pub(crate) struct StateBlock {
     pub(crate) head: u64,
 }
 
+impl StateBlock {
+    /// Where its state is read: the plain state at the head, else the change sets.
+    pub(crate) fn at(self) -> StateAt {
+        if self.number == self.head { StateAt::Head } else { StateAt::Block(self.number) }
+    }
+}
+
 /// The block number a state read runs against, with geth's errors for unknown blocks, and
 /// without decoding its header: point reads (eth_getBalance and its kin) need only the
-/// number, and reading one row fewer per request shows in their request rate.
+/// number, and skipping the header's read and RLP decode shows in their request rate.
 pub(crate) fn state_block(tx: &ReadTx, block: BlockParam) -> EthResult<StateBlock> {
     let head = head_number(tx)?;
     let number = resolve_below(tx, block, head)?.ok_or_else(|| match block {
@@ -229,10 +237,10 @@ pub(crate) fn state_block(tx: &ReadTx, block: BlockParam) -> EthResult<StateBloc
 }
 
 /// The header a state read runs against; geth's errors for unknown blocks.
-pub(crate) fn state_header(tx: &ReadTx, block: BlockParam) -> EthResult<(u64, Header)> {
-    let StateBlock { number, .. } = state_block(tx, block)?;
-    let header = tx.header(number)?.ok_or_else(|| EthError::NotFound("header not found".into()))?;
-    Ok((number, header))
+pub(crate) fn state_header(tx: &ReadTx, block: BlockParam) -> EthResult<(StateBlock, Header)> {
+    let state = state_block(tx, block)?;
+    let header = tx.header(state.number)?.ok_or_else(|| EthError::NotFound("header not found".into()))?;
+    Ok((state, header))
 }
 
 /// The canonical hash of block `number` (stored at import; recomputed if absent).

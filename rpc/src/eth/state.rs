@@ -9,14 +9,14 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use stele_evm::{
     db::ReadTx,
-    state::{StateAt, StateReader},
+    state::StateReader,
 };
 
 use super::{
     blocking, inline,
     format::{quantity, quantity256},
     params::{parse_storage_key, BlockParam, RawStorageKey},
-    state_block, Args, EthCtx, StateBlock, EthError, EthResult,
+    state_block, Args, EthCtx, EthError, EthResult,
 };
 use crate::error::ModuleError;
 
@@ -25,9 +25,7 @@ pub(crate) const STORAGE_VALUES_SLOTS_MAX: usize = 1_024;
 
 /// A reader of the state after the block `block` names (plain state at the head).
 pub(crate) fn reader(tx: &ReadTx, block: BlockParam) -> EthResult<StateReader<'_, signet_libmdbx::RoSync>> {
-    let StateBlock { number, head } = state_block(tx, block)?;
-    let at = if number == head { StateAt::Head } else { StateAt::Block(number) };
-    Ok(StateReader::new(tx, at))
+    Ok(StateReader::new(tx, state_block(tx, block)?.at()))
 }
 
 fn block_arg(args: &mut Args<'_>) -> EthResult<BlockParam> {
