@@ -59,7 +59,7 @@ fn genesis_state(spec: &ChainSpec) -> Result<(Header, Vec<AccountUpdate>, crate:
     }
     struct NoNodes;
     impl crate::trie::NodeSource for NoNodes {
-        fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+        fn node(&self, hash: &B256) -> Result<Option<std::sync::Arc<[u8]>>, TrieError> {
             Err(TrieError::MissingNode(*hash))
         }
     }

@@ -77,10 +77,17 @@ impl NodeCache {
         NodeCacheStats { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
     }
 
-    /// Remembers a node read from or written to the database.
+    /// Remembers a node written to the database.
     pub fn insert(&self, hash: B256, node: &[u8]) {
+        if self.nodes.is_some() {
+            self.insert_shared(hash, Arc::from(node));
+        }
+    }
+
+    /// Remembers a node read from the database, sharing it with the reader.
+    pub fn insert_shared(&self, hash: B256, node: Arc<[u8]>) {
         if let Some(nodes) = &self.nodes {
-            nodes.insert(hash, Arc::from(node));
+            nodes.insert(hash, node);
         }
     }
 

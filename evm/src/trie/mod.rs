@@ -9,43 +9,56 @@
 
 pub mod cache;
 pub mod mpt;
+pub mod parallel;
 pub mod proof;
 pub mod state_root;
 
-pub use mpt::{NodeSource, Trie, TrieError};
+pub use mpt::{KeyChange, NodeSource, Trie, TrieError};
 pub use state_root::{AccountUpdate, StateRootOutput, compute_state_root};
 
 use crate::db::{tables::TrieNodes, DbTx};
 use alloy_primitives::B256;
 use signet_libmdbx::TransactionKind;
+use std::sync::Arc;
 
 impl<K: TransactionKind> NodeSource for DbTx<K> {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+    fn node(&self, hash: &B256) -> Result<Option<Arc<[u8]>>, TrieError> {
         if let Some(node) = self.node_cache().get(hash) {
-            return Ok(Some(node.to_vec()));
+            return Ok(Some(node));
         }
-        let node = self.get::<TrieNodes>(hash).map_err(|e| TrieError::Store(e.to_string()))?;
-        if let Some(node) = &node {
-            self.node_cache().insert(*hash, node);
-        }
-        Ok(node)
+        let Some(node) = self.get::<TrieNodes>(hash).map_err(|e| TrieError::Store(e.to_string()))? else {
+            return Ok(None);
+        };
+        let node: Arc<[u8]> = node.into();
+        self.node_cache().insert_shared(*hash, node.clone());
+        Ok(Some(node))
     }
 }
 
-/// An in-memory node store for the trie tests.
+/// An in-memory node store for the trie tests, shareable across the state root's workers.
 #[cfg(test)]
 pub(crate) mod mem_store {
     use super::{NodeSource, TrieError};
     use alloy_primitives::B256;
-    use std::{cell::RefCell, collections::HashMap};
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    };
 
     /// Nodes by hash.
     #[derive(Default)]
-    pub(crate) struct MemStore(pub(crate) RefCell<HashMap<B256, Vec<u8>>>);
+    pub(crate) struct MemStore(Mutex<HashMap<B256, Arc<[u8]>>>);
+
+    impl MemStore {
+        /// Stores nodes as a block's commit would.
+        pub(crate) fn extend(&self, nodes: impl IntoIterator<Item = (B256, Vec<u8>)>) {
+            self.0.lock().expect("store lock").extend(nodes.into_iter().map(|(hash, node)| (hash, node.into())));
+        }
+    }
 
     impl NodeSource for MemStore {
-        fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-            Ok(self.0.borrow().get(hash).cloned())
+        fn node(&self, hash: &B256) -> Result<Option<Arc<[u8]>>, TrieError> {
+            Ok(self.0.lock().expect("store lock").get(hash).cloned())
         }
     }
 }

@@ -1,7 +1,9 @@
 //! One Merkle-Patricia trie, loaded lazily from a [`NodeSource`], changed in memory and
 //! committed back as the hashed nodes that changed. Node encoding is alloy-trie's.
 
+use super::parallel;
 use alloy_primitives::{keccak256, B256};
+use std::sync::Arc;
 use alloy_rlp::EMPTY_STRING_CODE;
 use alloy_trie::{
     nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode, TrieNode},
@@ -27,10 +29,15 @@ pub enum TrieError {
     Store(String),
 }
 
+/// A change to one key (32 bytes, already hashed): `Some` sets the RLP of the leaf value,
+/// `None` removes the key.
+pub type KeyChange = (B256, Option<Vec<u8>>);
+
 /// Where hashed nodes are read from.
 pub trait NodeSource {
-    /// The RLP of the node with this hash, if stored.
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError>;
+    /// The RLP of the node with this hash, if stored. Shared, so that a cached node is
+    /// handed out without a copy.
+    fn node(&self, hash: &B256) -> Result<Option<Arc<[u8]>>, TrieError>;
 }
 
 /// A node in memory. `Stored` is a child not loaded yet (a reference by hash, or an inline
@@ -42,6 +49,17 @@ enum Node {
     Extension { key: Nibbles, child: Box<Node> },
     Branch { children: Box<[Node; 16]> },
     Stored(RlpNode),
+}
+
+/// One subtrie under a root branch after [`Trie::update_and_commit`]'s worker is done with it.
+enum Subtrie {
+    /// Nothing is there, before or after the changes.
+    Empty,
+    /// No change reached it: the branch's reference to it stands.
+    Untouched(RlpNode),
+    /// Changed: how the branch refers to it now, and its new nodes. Its in-memory nodes were
+    /// freed on the worker, not after it.
+    Hashed { reference: RlpNode, writes: Vec<(B256, Vec<u8>)> },
 }
 
 fn empty_children() -> Box<[Node; 16]> {
@@ -73,6 +91,96 @@ impl Trie {
         let root = std::mem::replace(&mut self.root, Node::Empty);
         self.root = remove(src, root, Nibbles::unpack(key))?;
         Ok(())
+    }
+
+    /// Applies `changes` in order.
+    pub fn apply(&mut self, src: &impl NodeSource, changes: &[KeyChange]) -> Result<(), TrieError> {
+        for (key, value) in changes {
+            match value {
+                Some(value) => self.insert(src, key, value.clone())?,
+                None => self.remove(src, key)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `changes` (at most one per key) to the trie with root `root` and commits it,
+    /// like [`Trie::apply`] then [`Trie::commit`], on up to `workers` threads.
+    ///
+    /// Below a root branch the sixteen subtries share no node, so the changes are grouped by
+    /// their first nibble, and each group is applied to its subtrie, hashed and freed on
+    /// whichever worker is free; only the root branch is hashed at the end. Keys are hashes,
+    /// so the groups are of about equal size. A root that is not a branch (a small trie)
+    /// takes the sequential path, and so does a root branch left with fewer than two
+    /// children (it folds into another node): it is redone from the start.
+    pub fn update_and_commit<S: NodeSource + Sync>(
+        root: B256,
+        src: &S,
+        changes: &[KeyChange],
+        workers: usize,
+    ) -> Result<(B256, Vec<(B256, Vec<u8>)>), TrieError> {
+        let sequential = || -> Result<_, TrieError> {
+            let mut trie = Self::at(root);
+            trie.apply(src, changes)?;
+            Ok(trie.commit())
+        };
+        if workers < 2 || changes.is_empty() {
+            return sequential();
+        }
+        let Node::Branch { children } = resolved(src, Self::at(root).root)? else {
+            return sequential();
+        };
+        let mut groups: Vec<Vec<&KeyChange>> = (0..16).map(|_| Vec::new()).collect();
+        for change in changes {
+            groups[usize::from(change.0[0] >> 4)].push(change);
+        }
+        let jobs: Vec<(Node, Vec<&KeyChange>)> = children.into_iter().zip(groups).collect();
+        let subtries = parallel::map(jobs, workers, |(mut child, changes)| -> Result<_, TrieError> {
+            if changes.is_empty() {
+                return Ok(match child {
+                    Node::Stored(reference) => Subtrie::Untouched(reference),
+                    _ => Subtrie::Empty,
+                });
+            }
+            for (key, value) in changes {
+                let path = Nibbles::unpack(key).slice(1..);
+                child = match value {
+                    Some(value) => insert(src, child, path, value.clone())?,
+                    None => remove(src, child, path)?,
+                };
+            }
+            if let Node::Empty = child {
+                return Ok(Subtrie::Empty);
+            }
+            let mut writes = Vec::new();
+            let reference = encode(&child, &mut writes, &mut Vec::new());
+            Ok(Subtrie::Hashed { reference, writes })
+        });
+        let subtries = subtries.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let live = subtries.iter().filter(|s| !matches!(s, Subtrie::Empty)).count();
+        if live < 2 {
+            return sequential();
+        }
+        let mut writes = Vec::new();
+        let mut stack = Vec::with_capacity(live);
+        let mut mask = TrieMask::default();
+        for (index, subtrie) in subtries.into_iter().enumerate() {
+            let reference = match subtrie {
+                Subtrie::Empty => continue,
+                Subtrie::Untouched(reference) => reference,
+                Subtrie::Hashed { reference, writes: subtrie_writes } => {
+                    writes.extend(subtrie_writes);
+                    reference
+                }
+            };
+            stack.push(reference);
+            mask.set_bit(index as u8);
+        }
+        let mut buf = Vec::new();
+        BranchNodeRef::new(&stack, mask).rlp(&mut buf);
+        let hash = keccak256(&buf);
+        writes.push((hash, buf));
+        Ok((hash, writes))
     }
 
     /// Reads the value under `key` without changing the trie.
@@ -128,11 +236,15 @@ impl Trie {
 
 /// Loads a referenced node into memory (one level; its children stay `Stored`).
 fn load(src: &impl NodeSource, rlp: &RlpNode) -> Result<Node, TrieError> {
-    let (hash, bytes) = match rlp.as_hash() {
-        Some(hash) => (hash, src.node(&hash)?.ok_or(TrieError::MissingNode(hash))?),
-        None => (B256::ZERO, rlp.to_vec()),
+    let stored;
+    let (hash, mut bytes): (B256, &[u8]) = match rlp.as_hash() {
+        Some(hash) => {
+            stored = src.node(&hash)?.ok_or(TrieError::MissingNode(hash))?;
+            (hash, &stored)
+        }
+        None => (B256::ZERO, rlp.as_slice()),
     };
-    let decoded = <TrieNode as alloy_rlp::Decodable>::decode(&mut bytes.as_slice())
+    let decoded = <TrieNode as alloy_rlp::Decodable>::decode(&mut bytes)
         .map_err(|e| TrieError::CorruptNode { hash, reason: e.to_string() })?;
     Ok(match decoded {
         TrieNode::EmptyRoot => Node::Empty,
@@ -237,20 +349,25 @@ fn remove(src: &impl NodeSource, node: Node, path: Nibbles) -> Result<Node, Trie
             let index = path.get_unchecked(0) as usize;
             let child = std::mem::replace(&mut children[index], Node::Empty);
             children[index] = remove(src, child, path.slice(1..))?;
-            let mut live = children.iter().enumerate().filter(|(_, c)| !matches!(c, Node::Empty));
-            let first = live.next().map(|(i, _)| i);
-            match (first, live.next()) {
-                (None, _) => Node::Empty,
-                (Some(only), None) => {
-                    // A branch with one child is not canonical: fold the child up.
-                    let child = resolved(src, std::mem::replace(&mut children[only], Node::Empty))?;
-                    let prefix = Nibbles::from_nibbles_unchecked([only as u8]);
-                    join(prefix, child)
-                }
-                _ => Node::Branch { children },
-            }
+            canonical_branch(src, children)?
         }
         Node::Stored(_) => unreachable!("resolved above"),
+    })
+}
+
+/// A branch whose children may have been removed, in canonical form: no children is the
+/// empty node, and a single child is folded up into its parent's place.
+fn canonical_branch(src: &impl NodeSource, mut children: Box<[Node; 16]>) -> Result<Node, TrieError> {
+    let mut live = children.iter().enumerate().filter(|(_, c)| !matches!(c, Node::Empty));
+    let first = live.next().map(|(i, _)| i);
+    Ok(match (first, live.next()) {
+        (None, _) => Node::Empty,
+        (Some(only), None) => {
+            let child = resolved(src, std::mem::replace(&mut children[only], Node::Empty))?;
+            let prefix = Nibbles::from_nibbles_unchecked([only as u8]);
+            join(prefix, child)
+        }
+        _ => Node::Branch { children },
     })
 }
 
@@ -344,7 +461,7 @@ mod tests {
                     }
                 }
                 let (new_root, writes) = trie.commit();
-                store.0.borrow_mut().extend(writes);
+                store.extend(writes);
                 prop_assert_eq!(new_root, reference_root(&model));
                 root = new_root;
                 // Every key reads back through the stored nodes.
@@ -354,6 +471,61 @@ mod tests {
                     prop_assert_eq!(got.as_ref(), Some(v));
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The parallel update gives the root and the stored nodes of the sequential one,
+        /// including batches that empty most of the trie and collapse its root branch.
+        #[test]
+        fn parallel_update_matches_the_sequential_one(
+            batches in prop::collection::vec(
+                prop::collection::vec((0u16..120, prop::option::of(1u64..1_000)), 1..150), 1..6),
+            workers in 2usize..4,
+        ) {
+            let store = MemStore::default();
+            let mut root = EMPTY_ROOT_HASH;
+            for batch in batches {
+                // At most one change per key, as a block's state diff has.
+                let changes: BTreeMap<B256, Option<Vec<u8>>> = batch
+                    .into_iter()
+                    .map(|(k, v)| (keccak256(U256::from(k).to_be_bytes::<32>()), v.map(|v| alloy_rlp::encode(U256::from(v)))))
+                    .collect();
+                let changes: Vec<KeyChange> = changes.into_iter().collect();
+                let mut sequential = Trie::at(root);
+                sequential.apply(&store, &changes).unwrap();
+                let (expected_root, mut expected_nodes) = sequential.commit();
+                let (new_root, mut nodes) = Trie::update_and_commit(root, &store, &changes, workers).unwrap();
+                prop_assert_eq!(new_root, expected_root);
+                expected_nodes.sort();
+                nodes.sort();
+                prop_assert_eq!(&nodes, &expected_nodes);
+                store.extend(nodes);
+                root = new_root;
+            }
+        }
+    }
+
+    /// Removing all keys but one, or all of them, collapses the root branch: the parallel
+    /// path must hand over to the sequential one and still agree with it.
+    #[test]
+    fn parallel_update_that_collapses_the_root_branch() {
+        let store = MemStore::default();
+        let keys: Vec<B256> = (0u64..200).map(|k| keccak256(k.to_be_bytes())).collect();
+        let inserts: Vec<KeyChange> = keys.iter().map(|k| (*k, Some(alloy_rlp::encode(U256::from(7u64))))).collect();
+        let (root, nodes) = Trie::update_and_commit(EMPTY_ROOT_HASH, &store, &inserts, 2).unwrap();
+        store.extend(nodes);
+        for keep in [1usize, 0] {
+            let removals: Vec<KeyChange> = keys[keep..].iter().map(|k| (*k, None)).collect();
+            let mut sequential = Trie::at(root);
+            sequential.apply(&store, &removals).unwrap();
+            let expected = sequential.commit();
+            let (new_root, mut nodes) = Trie::update_and_commit(root, &store, &removals, 2).unwrap();
+            let (expected_root, mut expected_nodes) = expected;
+            nodes.sort();
+            expected_nodes.sort();
+            assert_eq!((new_root, nodes), (expected_root, expected_nodes), "keeping {keep} key(s)");
         }
     }
 

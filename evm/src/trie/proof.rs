@@ -46,7 +46,7 @@ pub fn prove_key(src: &impl NodeSource, root: B256, key: &B256) -> Result<KeyPro
     for _ in 0..=64 {
         let (hash, bytes) = match next.as_hash() {
             Some(hash) => {
-                let bytes = src.node(&hash)?.ok_or(TrieError::MissingNode(hash))?;
+                let bytes = src.node(&hash)?.ok_or(TrieError::MissingNode(hash))?.to_vec();
                 out.nodes.push(Bytes::from(bytes.clone()));
                 (hash, bytes)
             }
@@ -140,7 +140,7 @@ mod tests {
             trie.insert(&store, key, alloy_rlp::encode(U256::from(i + 1))).unwrap();
         }
         let (root, writes) = trie.commit();
-        store.0.borrow_mut().extend(writes);
+        store.extend(writes);
         for (i, key) in keys.iter().enumerate().step_by(17) {
             let proof = prove_key(&store, root, key).unwrap();
             let expected = alloy_rlp::encode(U256::from(i + 1));

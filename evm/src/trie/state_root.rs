@@ -1,9 +1,12 @@
 //! The new state root after a block, from the accounts and slots it changed.
 
-use super::mpt::{NodeSource, Trie, TrieError};
+use super::{
+    mpt::{KeyChange, NodeSource, Trie, TrieError},
+    parallel,
+};
 use alloy_primitives::{keccak256, Address, B256, U256};
 use alloy_trie::{TrieAccount, EMPTY_ROOT_HASH};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One account's change in a block.
 #[derive(Debug, Clone)]
@@ -31,113 +34,85 @@ pub struct StateRootOutput {
     pub nodes: Vec<(B256, Vec<u8>)>,
 }
 
-/// Updates whose storage trie needs no work in a worker thread: spawning one costs more than
-/// a few slots take.
-const PARALLEL_STORAGE_SLOTS_MIN: usize = 64;
+/// Changes below which a trie is updated on one thread: handing work to a second thread
+/// costs more than a few keys take.
+const PARALLEL_CHANGES_MIN: usize = 64;
 
-/// Applies `updates` to the state trie with root `prior_root`.
-///
-/// The storage tries of the accounts whose storage changed are independent of each other and
-/// of the account trie, except that each one's root goes into its account's leaf. So they are
-/// computed on a second thread while this one puts in the leaves of every other account; the
-/// remaining leaves follow once the storage roots are known. Leaves of different keys
-/// commute, so the root is the same as in any sequential order (the proptest below checks).
+/// Applies `updates` to the state trie with root `prior_root`, on all cores.
 pub fn compute_state_root<S: NodeSource + Sync>(
     src: &S,
     prior_root: B256,
     updates: &[AccountUpdate],
 ) -> Result<StateRootOutput, TrieError> {
-    let needs_storage_trie = |u: &AccountUpdate| u.account.is_some() && (u.wipe_storage || !u.storage.is_empty());
-    let slots: usize = updates.iter().filter(|u| needs_storage_trie(u)).map(|u| u.storage.len()).sum();
-    let (with_storage, without): (Vec<&AccountUpdate>, Vec<&AccountUpdate>) = updates.iter().partition(|u| needs_storage_trie(u));
+    compute_state_root_on(src, prior_root, updates, parallel::default_workers())
+}
+
+/// [`compute_state_root`] on up to `workers` threads.
+///
+/// First the storage tries of the accounts whose storage changed: they are independent of
+/// each other, so small ones are spread over the workers, and a large one (an ERC-20's
+/// balances) is itself split across them by subtrie ([`Trie::update_and_commit`]). Then the
+/// account trie, whose leaves need those storage roots, split the same way. The root does
+/// not depend on how the work was split (the proptest below checks against a rebuild).
+pub fn compute_state_root_on<S: NodeSource + Sync>(
+    src: &S,
+    prior_root: B256,
+    updates: &[AccountUpdate],
+    workers: usize,
+) -> Result<StateRootOutput, TrieError> {
+    let needs_storage_trie = |u: &&AccountUpdate| u.account.is_some() && (u.wipe_storage || !u.storage.is_empty());
+    let (large, small): (Vec<&AccountUpdate>, Vec<&AccountUpdate>) =
+        updates.iter().filter(needs_storage_trie).partition(|u| u.storage.len() >= PARALLEL_CHANGES_MIN);
     let mut out = StateRootOutput::default();
-    let mut accounts = Trie::at(prior_root);
-    let storage = if slots >= PARALLEL_STORAGE_SLOTS_MIN {
-        std::thread::scope(|scope| {
-            let worker = scope.spawn(|| storage_roots(src, &with_storage));
-            let leaves = put_account_leaves(src, &mut accounts, &without, &mut out);
-            let storage = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            leaves.and(storage)
-        })?
-    } else {
-        put_account_leaves(src, &mut accounts, &without, &mut out)?;
-        storage_roots(src, &with_storage)?
-    };
-    for (update, (root, nodes)) in with_storage.iter().zip(storage) {
+    let mut new_storage_roots = HashMap::with_capacity(small.len() + large.len());
+    let small_roots = parallel::map(small.clone(), workers, |update| storage_root(src, update, 1));
+    for (update, result) in small.iter().zip(small_roots) {
+        let (root, nodes) = result?;
         out.nodes.extend(nodes);
-        put_account_leaf(src, &mut accounts, update, root, &mut out)?;
+        new_storage_roots.insert(update.address, root);
     }
-    let (root, nodes) = accounts.commit();
+    for update in &large {
+        let (root, nodes) = storage_root(src, update, workers)?;
+        out.nodes.extend(nodes);
+        new_storage_roots.insert(update.address, root);
+    }
+
+    let mut changes = Vec::with_capacity(updates.len());
+    for update in updates {
+        let key = keccak256(update.address);
+        let Some((nonce, balance, code_hash)) = update.account else {
+            changes.push((key, None));
+            continue;
+        };
+        let storage_root = new_storage_roots.get(&update.address).copied().unwrap_or(update.prior_storage_root);
+        out.storage_roots.insert(update.address, storage_root);
+        let leaf = TrieAccount { nonce, balance, storage_root, code_hash };
+        changes.push((key, Some(alloy_rlp::encode(leaf))));
+    }
+    let account_workers = if changes.len() >= PARALLEL_CHANGES_MIN { workers } else { 1 };
+    let (root, nodes) = Trie::update_and_commit(prior_root, src, &changes, account_workers)?;
     out.nodes.extend(nodes);
     out.root = root;
     Ok(out)
 }
 
-/// The new storage root and trie nodes of each update, in order.
-fn storage_roots<S: NodeSource>(src: &S, updates: &[&AccountUpdate]) -> Result<Vec<(B256, Vec<(B256, Vec<u8>)>)>, TrieError> {
-    updates
+/// The new storage root of one account, and the trie nodes to store for it.
+fn storage_root<S: NodeSource + Sync>(src: &S, update: &AccountUpdate, workers: usize) -> Result<(B256, Vec<(B256, Vec<u8>)>), TrieError> {
+    let start = if update.wipe_storage { EMPTY_ROOT_HASH } else { update.prior_storage_root };
+    let changes: Vec<KeyChange> = update
+        .storage
         .iter()
-        .map(|update| {
-            let start = if update.wipe_storage { EMPTY_ROOT_HASH } else { update.prior_storage_root };
-            let mut storage = Trie::at(start);
-            for (slot, value) in &update.storage {
-                let slot_key = keccak256(slot);
-                if value.is_zero() {
-                    storage.remove(src, &slot_key)?;
-                } else {
-                    storage.insert(src, &slot_key, alloy_rlp::encode(value))?;
-                }
-            }
-            Ok(storage.commit())
-        })
-        .collect()
-}
-
-/// Puts in (or removes) the leaves of accounts whose storage root did not change.
-fn put_account_leaves<S: NodeSource>(
-    src: &S,
-    accounts: &mut Trie,
-    updates: &[&AccountUpdate],
-    out: &mut StateRootOutput,
-) -> Result<(), TrieError> {
-    for update in updates {
-        put_account_leaf(src, accounts, update, update.prior_storage_root, out)?;
-    }
-    Ok(())
-}
-
-fn put_account_leaf<S: NodeSource>(
-    src: &S,
-    accounts: &mut Trie,
-    update: &AccountUpdate,
-    storage_root: B256,
-    out: &mut StateRootOutput,
-) -> Result<(), TrieError> {
-    let key = keccak256(update.address);
-    let Some((nonce, balance, code_hash)) = update.account else {
-        return accounts.remove(src, &key);
-    };
-    out.storage_roots.insert(update.address, storage_root);
-    let leaf = TrieAccount { nonce, balance, storage_root, code_hash };
-    accounts.insert(src, &key, alloy_rlp::encode(leaf))
+        .map(|(slot, value)| (keccak256(slot), (!value.is_zero()).then(|| alloy_rlp::encode(value))))
+        .collect();
+    Trie::update_and_commit(start, src, &changes, workers)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloy_trie::{HashBuilder, Nibbles};
+    use crate::trie::mem_store::MemStore;
     use proptest::prelude::*;
-    use std::{collections::HashMap, sync::Mutex};
-
-    /// A thread-safe in-memory node store.
-    #[derive(Default)]
-    struct SharedStore(Mutex<HashMap<B256, Vec<u8>>>);
-
-    impl NodeSource for SharedStore {
-        fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-            Ok(self.0.lock().expect("store lock").get(hash).cloned())
-        }
-    }
 
     fn root_of(leaves: &BTreeMap<B256, Vec<u8>>) -> B256 {
         let mut hb = HashBuilder::default();
@@ -167,15 +142,17 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
-        /// Blocks of account and storage changes, large enough to take the two-thread path
-        /// and small enough to take the one-thread path, give the root of a full rebuild.
+        /// Blocks of account and storage changes, large enough to take the parallel paths and
+        /// small enough to take the one-thread path, on one to three workers, give the root of
+        /// a full rebuild.
         #[test]
         fn incremental_roots_match_a_full_rebuild(
             blocks in prop::collection::vec(
-                prop::collection::vec((0u8..40, prop::option::of((0u64..5, prop::collection::vec((0u16..200, 0u64..3), 0..90)))), 1..30),
-                1..5)
+                prop::collection::vec((0u8..120, prop::option::of((0u64..5, prop::collection::vec((0u16..200, 0u64..3), 0..90)))), 1..100),
+                1..5),
+            workers in 1usize..4,
         ) {
-            let store = SharedStore::default();
+            let store = MemStore::default();
             let mut state: BTreeMap<Address, (u64, BTreeMap<B256, U256>)> = BTreeMap::new();
             let mut root = EMPTY_ROOT_HASH;
             let mut storage_roots: BTreeMap<Address, B256> = BTreeMap::new();
@@ -203,8 +180,8 @@ mod tests {
                         storage: change.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),
                     })
                     .collect();
-                let out = compute_state_root(&store, root, &updates).unwrap();
-                store.0.lock().unwrap().extend(out.nodes);
+                let out = compute_state_root_on(&store, root, &updates, workers).unwrap();
+                store.extend(out.nodes);
                 for (address, change) in changes {
                     match change {
                         None => {
