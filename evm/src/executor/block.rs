@@ -116,7 +116,7 @@ pub fn execute_block<K: TransactionKind>(
     policy: InvalidTxPolicy,
 ) -> Result<Executed, ExecuteError>
 where
-    // Pre-Byzantium receipts carry a state root per transaction (computed on two threads).
+    // Pre-Byzantium receipts carry a state root per transaction (computed on every core).
     DbTx<K>: Sync,
 {
     let header = input.header;

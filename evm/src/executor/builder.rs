@@ -140,7 +140,7 @@ pub fn build_block<K: TransactionKind>(
     request: &BlockRequest,
 ) -> Result<BuiltBlock, BuildError>
 where
-    // The state root is computed on two threads.
+    // The state root is computed on every core.
     DbTx<K>: Sync,
 {
     if request.extra_data.len() > 32 {

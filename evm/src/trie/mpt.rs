@@ -3,12 +3,12 @@
 
 use super::parallel;
 use alloy_primitives::{keccak256, B256};
-use std::sync::Arc;
 use alloy_rlp::EMPTY_STRING_CODE;
 use alloy_trie::{
     nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode, TrieNode},
     Nibbles, TrieMask, EMPTY_ROOT_HASH,
 };
+use std::sync::Arc;
 
 /// Why a trie operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -356,7 +356,8 @@ fn remove(src: &impl NodeSource, node: Node, path: Nibbles) -> Result<Node, Trie
 }
 
 /// A branch whose children may have been removed, in canonical form: no children is the
-/// empty node, and a single child is folded up into its parent's place.
+/// empty node, and a branch with one child is not canonical, so the child is folded up
+/// into its place.
 fn canonical_branch(src: &impl NodeSource, mut children: Box<[Node; 16]>) -> Result<Node, TrieError> {
     let mut live = children.iter().enumerate().filter(|(_, c)| !matches!(c, Node::Empty));
     let first = live.next().map(|(i, _)| i);
@@ -477,7 +478,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// The parallel update gives the root and the stored nodes of the sequential one,
-        /// including batches that empty most of the trie and collapse its root branch.
+        /// removals included (the test after this one collapses the root branch).
         #[test]
         fn parallel_update_matches_the_sequential_one(
             batches in prop::collection::vec(
