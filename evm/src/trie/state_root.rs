@@ -65,7 +65,9 @@ pub fn compute_state_root_on<S: NodeSource + Sync>(
         updates.iter().filter(needs_storage_trie).partition(|u| u.storage.len() >= PARALLEL_CHANGES_MIN);
     let mut out = StateRootOutput::default();
     let mut new_storage_roots = HashMap::with_capacity(small.len() + large.len());
-    let small_roots = parallel::map(small.clone(), workers, |update| storage_root(src, update, 1));
+    let small_slots: usize = small.iter().map(|u| u.storage.len()).sum();
+    let small_workers = if small_slots >= PARALLEL_CHANGES_MIN { workers } else { 1 };
+    let small_roots = parallel::map(small.clone(), small_workers, |update| storage_root(src, update, 1));
     for (update, result) in small.iter().zip(small_roots) {
         let (root, nodes) = result?;
         out.nodes.extend(nodes);
