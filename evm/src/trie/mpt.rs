@@ -119,16 +119,16 @@ impl Trie {
         changes: &[KeyChange],
         workers: usize,
     ) -> Result<(B256, Vec<(B256, Vec<u8>)>), TrieError> {
-        let sequential = || -> Result<_, TrieError> {
-            let mut trie = Self::at(root);
+        let sequential = |mut trie: Self| -> Result<_, TrieError> {
             trie.apply(src, changes)?;
             Ok(trie.commit())
         };
         if workers < 2 || changes.is_empty() {
-            return sequential();
+            return sequential(Self::at(root));
         }
-        let Node::Branch { children } = resolved(src, Self::at(root).root)? else {
-            return sequential();
+        let children = match resolved(src, Self::at(root).root)? {
+            Node::Branch { children } => children,
+            small => return sequential(Self { root: small }),
         };
         let mut groups: Vec<Vec<&KeyChange>> = (0..16).map(|_| Vec::new()).collect();
         for change in changes {
@@ -159,7 +159,7 @@ impl Trie {
         let subtries = subtries.into_iter().collect::<Result<Vec<_>, _>>()?;
         let live = subtries.iter().filter(|s| !matches!(s, Subtrie::Empty)).count();
         if live < 2 {
-            return sequential();
+            return sequential(Self::at(root));
         }
         let mut writes = Vec::new();
         let mut stack = Vec::with_capacity(live);

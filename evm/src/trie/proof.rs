@@ -46,13 +46,13 @@ pub fn prove_key(src: &impl NodeSource, root: B256, key: &B256) -> Result<KeyPro
     for _ in 0..=64 {
         let (hash, bytes) = match next.as_hash() {
             Some(hash) => {
-                let bytes = src.node(&hash)?.ok_or(TrieError::MissingNode(hash))?.to_vec();
-                out.nodes.push(Bytes::from(bytes.clone()));
+                let bytes = Bytes::copy_from_slice(&src.node(&hash)?.ok_or(TrieError::MissingNode(hash))?);
+                out.nodes.push(bytes.clone());
                 (hash, bytes)
             }
-            None => (B256::ZERO, next.to_vec()),
+            None => (B256::ZERO, Bytes::copy_from_slice(&next)),
         };
-        let node = <TrieNode as alloy_rlp::Decodable>::decode(&mut bytes.as_slice())
+        let node = <TrieNode as alloy_rlp::Decodable>::decode(&mut bytes.as_ref())
             .map_err(|e| TrieError::CorruptNode { hash, reason: e.to_string() })?;
         match node {
             TrieNode::EmptyRoot => return Ok(out),

@@ -67,11 +67,10 @@ pub fn compute_state_root_on<S: NodeSource + Sync>(
     let mut new_storage_roots = HashMap::with_capacity(small.len() + large.len());
     let small_slots: usize = small.iter().map(|u| u.storage.len()).sum();
     let small_workers = if small_slots >= PARALLEL_CHANGES_MIN { workers } else { 1 };
-    let small_roots = parallel::map(small.clone(), small_workers, |update| storage_root(src, update, 1));
-    for (update, result) in small.iter().zip(small_roots) {
+    for (address, result) in parallel::map(small, small_workers, |update| (update.address, storage_root(src, update, 1))) {
         let (root, nodes) = result?;
         out.nodes.extend(nodes);
-        new_storage_roots.insert(update.address, root);
+        new_storage_roots.insert(address, root);
     }
     for update in &large {
         let (root, nodes) = storage_root(src, update, workers)?;

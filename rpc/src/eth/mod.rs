@@ -35,8 +35,8 @@ use alloy_primitives::{Bytes, B256};
 use jsonrpsee::{types::ErrorObjectOwned, RpcModule};
 use stele_evm::{
     db::{DbError, ReadTx},
-    state::StateAt,
     pool::TxPool,
+    state::StateAt,
     ChainDb, ChainSpec,
 };
 
