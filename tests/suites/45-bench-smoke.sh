@@ -24,12 +24,13 @@ if [ ! -x "$STELE_BIN" ]; then
   echo "==> build stele ($STELE_BIN missing)"
   (cd "$STELE_ROOT" && cargo build -p stele-node --bin stele) || exit 1
 fi
-# Eight consecutive free ports (4 RPC, 4 replica-to-replica); the tiny window before
-# `stele up` binds them is acceptable here.
+# Eight consecutive free ports (4 RPC, 4 replica-to-replica), below the kernel's ephemeral
+# range (32768 and up by default) so that no outgoing connection can take one before
+# `stele up` binds it; the tiny window before then is acceptable here.
 port="$(python3 -c '
 import random, socket
 for _ in range(200):
-    base = random.randrange(20000, 60000)
+    base = random.randrange(20000, 32000)
     ok = True
     for p in range(base, base + 8):
         s = socket.socket()
