@@ -6,14 +6,13 @@ use crate::{
     db::{
         codec::Rlp,
         models::{StorageKey, StoredAccount, StoredCode},
-        tables::{Accounts, Bodies, Bytecodes, CanonicalHashes, HeaderNumbers, Headers, Meta, Storage, TrieNodes},
+        tables::{Accounts, Bodies, Bytecodes, CanonicalHashes, HeaderNumbers, Headers, Meta, StateRootBlocks, Storage},
         ChainDb, DbError,
     },
-    trie::{compute_state_root, AccountUpdate, TrieError},
+    trie::{compute_state_root, AccountUpdate, NodeKey, TrieError, EMPTY_ROOT},
 };
 use alloy_consensus::{BlockBody, Header};
 use alloy_primitives::{keccak256, B256, U256};
-use alloy_trie::EMPTY_ROOT_HASH;
 use revm::primitives::KECCAK_EMPTY;
 
 /// Meta key under which the genesis document is kept, so `serve` needs no genesis file.
@@ -52,19 +51,19 @@ fn genesis_state(spec: &ChainSpec) -> Result<(Header, Vec<AccountUpdate>, crate:
         updates.push(AccountUpdate {
             address: *address,
             account: Some((account.nonce.unwrap_or(0), account.balance, code_hash)),
-            prior_storage_root: EMPTY_ROOT_HASH,
+            prior_storage_root: EMPTY_ROOT,
             wipe_storage: false,
             storage,
         });
     }
     struct NoNodes;
     impl crate::trie::NodeSource for NoNodes {
-        fn node(&self, hash: &B256) -> Result<Option<std::sync::Arc<[u8]>>, TrieError> {
-            Err(TrieError::MissingNode(*hash))
+        fn node(&self, key: &NodeKey) -> Result<Option<std::sync::Arc<[u8]>>, TrieError> {
+            Err(TrieError::MissingNode(*key))
         }
     }
-    let out = compute_state_root(&NoNodes, EMPTY_ROOT_HASH, &updates)?;
-    Ok((spec.genesis_header(out.root), updates, out))
+    let out = compute_state_root(&NoNodes, EMPTY_ROOT, &updates, 0)?;
+    Ok((spec.genesis_header(out.root.hash), updates, out))
 }
 
 /// Writes the genesis into an empty database, or checks the stored one. Returns its hash.
@@ -87,10 +86,16 @@ pub fn init_genesis(db: &ChainDb, spec: &ChainSpec) -> Result<B256, GenesisError
             }
             None => KECCAK_EMPTY,
         };
-        let storage_root = out.storage_roots.get(address).copied().unwrap_or(EMPTY_ROOT_HASH);
+        let storage_root = out.storage_roots.get(address).copied().unwrap_or(EMPTY_ROOT);
         tx.put::<Accounts>(
             address,
-            &StoredAccount { nonce: account.nonce.unwrap_or(0), balance: account.balance, code_hash, storage_root },
+            &StoredAccount {
+                nonce: account.nonce.unwrap_or(0),
+                balance: account.balance,
+                code_hash,
+                storage_root: storage_root.hash,
+                storage_root_block: storage_root.block,
+            },
         )?;
         for (slot, value) in account.storage.iter().flatten() {
             let value = U256::from_be_bytes(value.0);
@@ -100,8 +105,9 @@ pub fn init_genesis(db: &ChainDb, spec: &ChainSpec) -> Result<B256, GenesisError
         }
     }
     for (node_hash, node) in &out.nodes {
-        tx.put::<TrieNodes>(node_hash, node)?;
+        tx.put_trie_node(NodeKey { block: 0, hash: *node_hash }, node)?;
     }
+    tx.put::<StateRootBlocks>(&0, &out.root.block)?;
     tx.put::<CanonicalHashes>(&0, &hash)?;
     tx.put::<HeaderNumbers>(&hash, &0)?;
     tx.put::<Headers>(&0, &Rlp(header))?;
@@ -113,6 +119,7 @@ pub fn init_genesis(db: &ChainDb, spec: &ChainSpec) -> Result<B256, GenesisError
     let genesis_json = serde_json::to_vec(&without_alloc)
         .map_err(|e| DbError::Inconsistent(format!("cannot serialise genesis: {e}")))?;
     tx.put::<Meta>(&GENESIS_META_KEY.to_vec(), &genesis_json)?;
+    tx.put::<Meta>(&crate::db::LAYOUT_KEY.to_vec(), &crate::db::codec::Codec::encode(&crate::db::LAYOUT_VERSION))?;
     tx.set_head(0)?;
     tx.commit()?;
     Ok(hash)

@@ -224,11 +224,11 @@ pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelop
         check(number, "requestsHash", header.requests_hash, Some(executed.requests.requests_hash()))?;
     }
     let updates = bundle_updates(&tx, &executed.bundle)?;
-    let trie = state_root_of(&tx, parent.state_root, &updates)?;
-    check(number, "stateRoot", header.state_root, trie.root)?;
+    let trie = state_root_of(&tx, tx.state_root_key(parent.number, parent.state_root)?, &updates, number)?;
+    check(number, "stateRoot", header.state_root, trie.root.hash)?;
     let computed = Header {
         parent_hash: parent.hash_slow(),
-        state_root: trie.root,
+        state_root: trie.root.hash,
         transactions_root: calculate_transaction_root(&block.body.transactions),
         receipts_root: calculate_receipt_root(&executed.receipts),
         logs_bloom: bloom,

@@ -3,11 +3,12 @@
 use super::{
     codec::Rlp,
     models::TxLocation,
-    tables::{Bodies, CanonicalHashes, HeaderNumbers, Headers, Meta, Receipts, TxHashes, TxLookup, TxSenders},
+    tables::{Bodies, CanonicalHashes, HeaderNumbers, Headers, Meta, Receipts, StateRootBlocks, TxHashes, TxLookup, TxSenders},
     DbError, DbTx,
 };
 use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_primitives::{Address, B256};
+use crate::trie::{NodeKey, EMPTY_ROOT};
 use signet_libmdbx::{RwSync, TransactionKind};
 
 /// Meta key of the head block number.
@@ -33,6 +34,18 @@ impl<K: TransactionKind> DbTx<K> {
     /// A canonical header by number.
     pub fn header(&self, number: u64) -> Result<Option<Header>, DbError> {
         Ok(self.get::<Headers>(&number)?.map(|h| h.0))
+    }
+
+    /// Where the state root of block `number`, which its header names `state_root`, is
+    /// stored.
+    pub fn state_root_key(&self, number: u64, state_root: B256) -> Result<NodeKey, DbError> {
+        if state_root == EMPTY_ROOT.hash {
+            return Ok(EMPTY_ROOT);
+        }
+        let block = self
+            .get::<StateRootBlocks>(&number)?
+            .ok_or_else(|| DbError::Inconsistent(format!("block {number} has no state root location")))?;
+        Ok(NodeKey { block, hash: state_root })
     }
 
     /// A canonical block hash by number.
@@ -89,9 +102,10 @@ impl DbTx<RwSync> {
     }
 }
 
-/// The state root of the head block.
-pub fn head_state_root<K: TransactionKind>(tx: &DbTx<K>) -> Result<B256, DbError> {
-    Ok(tx.head_header()?.state_root)
+/// The state root of the head block, and where it is stored.
+pub fn head_state_root<K: TransactionKind>(tx: &DbTx<K>) -> Result<NodeKey, DbError> {
+    let head = tx.head_header()?;
+    tx.state_root_key(head.number, head.state_root)
 }
 
 /// Rlp-wrapped header, for writers.

@@ -49,8 +49,7 @@ pub fn check_consistency<K: TransactionKind>(tx: &DbTx<K>) -> Result<CheckReport
     if tx.get::<CanonicalHashes>(&(head + 1))?.is_some() {
         return Err(inconsistent(format!("a canonical block above the head {head}")));
     }
-    let state_root = tx.head_header()?.state_root;
-    let accounts_trie = Trie::at(state_root);
+    let accounts_trie = Trie::at(super::head_state_root(tx)?);
     let mut report = CheckReport { head, accounts: 0, slots: 0 };
     let mut accounts = Vec::new();
     tx.walk::<Accounts>(&Address::ZERO, |address, account| {
@@ -66,7 +65,7 @@ pub fn check_consistency<K: TransactionKind>(tx: &DbTx<K>) -> Result<CheckReport
             return Err(inconsistent(format!("account {address}: plain state and trie differ")));
         }
         report.accounts += 1;
-        let storage_trie = Trie::at(account.storage_root);
+        let storage_trie = Trie::at(account.storage_root_key());
         let mut slots = Vec::new();
         tx.walk::<Storage>(&StorageKey { address, slot: B256::ZERO }, |key, value| {
             if key.address != address {

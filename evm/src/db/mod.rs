@@ -17,7 +17,7 @@ use signet_libmdbx::{
     DatabaseFlags, Environment, EnvironmentFlags, Geometry, MdbxError, Mode, ReadError, RoSync,
     RwSync, SyncMode, TransactionKind, WriteFlags, tx::Tx,
 };
-use crate::trie::cache::NodeCache;
+use crate::trie::{cache::NodeCache, NodeKey};
 use std::{path::Path, sync::Arc};
 use tables::{Table, TABLE_NAMES};
 use writer::{WriterSlot, WriterTurn};
@@ -28,6 +28,12 @@ pub use chain::head_state_root;
 pub const DB_SIZE_MAX_BYTES: usize = 4 << 40;
 /// Growth step of the data file.
 const DB_GROWTH_STEP_BYTES: isize = 256 << 20;
+
+/// Version of the table layout, kept in `Meta` from genesis on. 2: trie nodes keyed by
+/// (block, hash) with their children's blocks, accounts with their storage root's block.
+pub const LAYOUT_VERSION: u64 = 2;
+/// Meta key of [`LAYOUT_VERSION`].
+pub(crate) const LAYOUT_KEY: &[u8] = b"layout";
 
 /// A database failure. Corruption and environment errors are fatal for a replica.
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +107,28 @@ impl ChainDb {
             .collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
         let nodes = Arc::new(NodeCache::new(node_cache_bytes));
-        Ok(Self { env, tables: tables.into(), writer: Arc::default(), nodes })
+        let db = Self { env, tables: tables.into(), writer: Arc::default(), nodes };
+        db.check_layout(path)?;
+        Ok(db)
+    }
+
+    /// Refuses a database that holds a chain written with another table layout: its trie
+    /// nodes could not be found, so it would fail on the first block or proof instead.
+    fn check_layout(&self, path: &Path) -> Result<(), DbError> {
+        let tx = self.read()?;
+        if tx.head_number()?.is_none() {
+            return Ok(());
+        }
+        let stored = tx.get::<tables::Meta>(&LAYOUT_KEY.to_vec())?.map(|v| u64::decode(&v)).transpose();
+        match stored.map_err(|source| DbError::Codec { table: "Meta", source })? {
+            Some(LAYOUT_VERSION) => Ok(()),
+            other => Err(DbError::Inconsistent(format!(
+                "{} holds a chain in table layout {} and this stele reads layout {LAYOUT_VERSION}; \
+                 import or sync the chain into a new datadir",
+                path.display(),
+                other.map_or_else(|| "1".to_string(), |v| v.to_string()),
+            ))),
+        }
     }
 
     /// MDBX's running page counters, for benchmarks: the difference across a commit is
@@ -120,13 +147,25 @@ impl ChainDb {
 
     /// Starts a read transaction: a consistent snapshot at the last commit.
     pub fn read(&self) -> Result<DbTx<RoSync>, DbError> {
-        Ok(DbTx { tx: self.env.begin_ro_sync()?, tables: self.tables.clone(), nodes: self.nodes.clone(), _turn: None })
+        Ok(DbTx {
+            tx: self.env.begin_ro_sync()?,
+            tables: self.tables.clone(),
+            nodes: self.nodes.clone(),
+            committed_nodes: Default::default(),
+            _turn: None,
+        })
     }
 
     /// Starts the (single) write transaction, waiting for this process's previous one to end.
     pub fn write(&self) -> Result<DbTx<RwSync>, DbError> {
         let turn = self.writer.acquire();
-        Ok(DbTx { tx: self.env.begin_rw_sync()?, tables: self.tables.clone(), nodes: self.nodes.clone(), _turn: Some(turn) })
+        Ok(DbTx {
+            tx: self.env.begin_rw_sync()?,
+            tables: self.tables.clone(),
+            nodes: self.nodes.clone(),
+            committed_nodes: Default::default(),
+            _turn: Some(turn),
+        })
     }
 }
 
@@ -156,6 +195,9 @@ pub struct DbTx<K: TransactionKind> {
     tx: Tx<K>,
     tables: Arc<[signet_libmdbx::Database]>,
     nodes: Arc<NodeCache>,
+    /// Trie nodes this write transaction stored, for the cache once it has committed: an
+    /// aborted block's nodes must not be found under its block number later.
+    committed_nodes: std::sync::Mutex<Vec<(NodeKey, Arc<[u8]>)>>,
     /// A write transaction's turn; declared after `tx` so that it is released only once the
     /// transaction has committed or aborted.
     _turn: Option<WriterTurn>,
@@ -233,9 +275,24 @@ impl DbTx<RwSync> {
         Ok(())
     }
 
+    /// Stores a trie node under `key`; the node cache learns it once the transaction has
+    /// committed (the next block's paths run through it).
+    pub fn put_trie_node(&self, key: NodeKey, node: &[u8]) -> Result<(), DbError> {
+        let db = self.handle::<tables::TrieNodes>()?;
+        self.tx.put(db, key.encode(), node, WriteFlags::empty())?;
+        if self.nodes.is_enabled() {
+            self.committed_nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((key, node.into()));
+        }
+        Ok(())
+    }
+
     /// Commits everything written in this transaction atomically and durably.
     pub fn commit(self) -> Result<(), DbError> {
         self.tx.commit()?;
+        let nodes = self.committed_nodes.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (key, node) in nodes {
+            self.nodes.insert_shared(key, node);
+        }
         Ok(())
     }
 }

@@ -18,11 +18,19 @@ pub struct StoredAccount {
     pub code_hash: B256,
     /// Root of the account's storage trie.
     pub storage_root: B256,
+    /// The block whose write stored that root node (trie nodes are keyed by block and hash,
+    /// see [`NodeKey`]; 0 for the empty root, which is never read).
+    pub storage_root_block: u64,
 }
 
 impl StoredAccount {
-    /// Encoded length: nonce 8, balance 32, code hash 32, storage root 32.
-    const LEN: usize = 8 + 32 + 32 + 32;
+    /// Encoded length: nonce 8, balance 32, code hash 32, storage root 32 and its block 8.
+    const LEN: usize = 8 + 32 + 32 + 32 + 8;
+
+    /// Where the root node of the account's storage trie is stored.
+    pub fn storage_root_key(&self) -> NodeKey {
+        NodeKey { block: self.storage_root_block, hash: self.storage_root }
+    }
 
     /// The revm view (code is loaded separately, by hash).
     pub fn info(&self) -> AccountInfo {
@@ -41,7 +49,13 @@ impl StoredAccount {
 
     /// A new account record from revm's view, with an empty storage trie.
     pub fn from_info(info: &AccountInfo) -> Self {
-        Self { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash, storage_root: EMPTY_ROOT_HASH }
+        Self {
+            nonce: info.nonce,
+            balance: info.balance,
+            code_hash: info.code_hash,
+            storage_root: EMPTY_ROOT_HASH,
+            storage_root_block: 0,
+        }
     }
 }
 
@@ -52,6 +66,7 @@ impl Codec for StoredAccount {
         out.extend_from_slice(&self.balance.to_be_bytes::<32>());
         out.extend_from_slice(self.code_hash.as_slice());
         out.extend_from_slice(self.storage_root.as_slice());
+        out.extend_from_slice(&self.storage_root_block.to_be_bytes());
         out
     }
     fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
@@ -63,6 +78,7 @@ impl Codec for StoredAccount {
             balance: U256::from_be_slice(&bytes[8..40]),
             code_hash: B256::from_slice(&bytes[40..72]),
             storage_root: B256::from_slice(&bytes[72..104]),
+            storage_root_block: u64::decode(&bytes[104..112])?,
         })
     }
 }
@@ -99,6 +115,16 @@ impl Codec for StoredCode {
         Ok(Self(bytes.to_vec()))
     }
 }
+
+composite_key!(
+    /// Where a hashed trie node is stored: the block whose write added it, then its hash.
+    /// Keyed by block first, a block's new nodes are appended next to each other at the end
+    /// of the table instead of landing on a random page each (a 1M-account ERC-20 block
+    /// wrote ~11,000 pages for its nodes keyed by hash alone). A node refers to its children
+    /// by hash, so each stored node carries its children's blocks after its RLP
+    /// (`trie::mpt`).
+    NodeKey { block: u64 = 8, hash: B256 = 32 }
+);
 
 composite_key!(
     /// A storage slot of an account.

@@ -125,9 +125,13 @@ tables! {
     Storage: StorageKey => alloy_primitives::U256;
     /// Code hash -> bytecode.
     Bytecodes: B256 => StoredCode;
-    /// Node hash -> RLP of a Merkle-Patricia node (account and storage tries; nodes are
-    /// content-addressed and kept, so every past state root stays provable).
-    TrieNodes: B256 => Vec<u8>;
+    /// (block, node hash) -> RLP of a Merkle-Patricia node, then the blocks of its children
+    /// referenced by hash (account and storage tries; nodes are never overwritten or
+    /// deleted, so every past state root stays provable).
+    TrieNodes: NodeKey => Vec<u8>;
+    /// Block number -> the block whose write stored that block's state root node (the
+    /// same block unless the block changed no state).
+    StateRootBlocks: u64 => u64;
     /// (block, address) -> account before the block changed it.
     AccountChangeSets: BlockAddress => AccountBefore;
     /// (block, address, slot) -> storage value before the block changed it.

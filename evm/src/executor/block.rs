@@ -128,11 +128,7 @@ where
     // Before Byzantium a receipt carries the state root after its transaction instead of
     // a status, so the root is computed after every transaction.
     let intermediate_roots = !spec.is_byzantium_active_at_block(number);
-    let prior_root = if intermediate_roots {
-        crate::db::head_state_root(tx)?
-    } else {
-        B256::ZERO
-    };
+    let prior_root = if intermediate_roots { Some(crate::db::head_state_root(tx)?) } else { None };
     let mut included = Vec::with_capacity(transactions.len());
     let mut skipped = Vec::new();
     let mut roots = Vec::new();
@@ -167,11 +163,11 @@ where
                 },
                 Err(err) => return Err(fail(err.to_string())),
             }
-            if intermediate_roots {
+            if let Some(prior_root) = prior_root {
                 let db = executor.evm_mut().db_mut();
                 db.merge_transitions(BundleRetention::Reverts);
                 let updates = bundle_updates(tx, &db.bundle_state)?;
-                roots.push(state_root_of(tx, prior_root, &updates)?.root);
+                roots.push(state_root_of(tx, prior_root, &updates, number)?.root.hash);
             }
         }
         let (_evm, result) = executor.finish().map_err(|e| fail(format!("post-execution: {e}")))?;

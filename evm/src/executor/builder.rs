@@ -179,9 +179,9 @@ where
 
     let started = std::time::Instant::now();
     let updates = bundle_updates(tx, &executed.bundle)?;
-    let trie = state_root_of(tx, parent.state_root, &updates)?;
+    let trie = state_root_of(tx, tx.state_root_key(parent.number, parent.state_root)?, &updates, header.number)?;
     let state_root = started.elapsed();
-    header.state_root = trie.root;
+    header.state_root = trie.root.hash;
     header.transactions_root = calculate_transaction_root(&transactions);
     header.receipts_root = calculate_receipt_root(&executed.receipts);
     header.logs_bloom = executed.receipts.iter().fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());

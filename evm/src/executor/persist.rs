@@ -13,16 +13,15 @@ use crate::{
         tables::{
             AccountChangeSets, AccountHistory, Accounts, Bodies, Bytecodes, CanonicalHashes,
             HeaderNumbers, Headers, LogAddressIndex, LogTopicIndex, Receipts, Senders, Storage,
-            StorageChangeSets, StorageHistory, TrieNodes, TxHashList, TxHashes, TxLookup, TxSenders,
+            StateRootBlocks, StorageChangeSets, StorageHistory, TxHashList, TxHashes, TxLookup, TxSenders,
         },
         DbError, WriteTx,
     },
-    trie::StateRootOutput,
+    trie::{NodeKey, StateRootOutput, EMPTY_ROOT},
 };
 use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
-use alloy_trie::EMPTY_ROOT_HASH;
 use revm::database::BundleState;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,15 +67,14 @@ pub fn persist_block(tx: &WriteTx, block: &BlockToPersist<'_>) -> Result<(), DbE
         tx.put::<TxLookup>(hash, location)?;
     }
     write_state(tx, number, block.bundle, block.trie)?;
+    // Keyed by this block first, the nodes go to the end of the table, next to each other.
     let mut nodes: Vec<&(B256, Vec<u8>)> = block.trie.nodes.iter().collect();
     nodes.sort_unstable_by_key(|node| node.0);
     nodes.dedup_by_key(|node| node.0);
     for (hash, node) in nodes {
-        tx.put::<TrieNodes>(hash, node)?;
-        // The next block's paths run through these; an aborted transaction leaves only
-        // unreferenced entries behind (nodes are content-addressed).
-        tx.node_cache().insert(*hash, node);
+        tx.put_trie_node(NodeKey { block: number, hash: *hash }, node)?;
     }
+    tx.put::<StateRootBlocks>(&number, &block.trie.root.block)?;
     write_log_index(tx, number, block.receipts)?;
     tx.set_head(number)
 }
@@ -129,8 +127,12 @@ fn write_state(tx: &WriteTx, number: u64, bundle: &BundleState, trie: &StateRoot
         match &account.info {
             None => tx.delete::<Accounts>(&address)?,
             Some(info) => {
-                let storage_root = trie.storage_roots.get(&address).copied().unwrap_or(EMPTY_ROOT_HASH);
-                let stored = StoredAccount { storage_root, ..StoredAccount::from_info(info) };
+                let storage_root = trie.storage_roots.get(&address).copied().unwrap_or(EMPTY_ROOT);
+                let stored = StoredAccount {
+                    storage_root: storage_root.hash,
+                    storage_root_block: storage_root.block,
+                    ..StoredAccount::from_info(info)
+                };
                 tx.put::<Accounts>(&address, &stored)?;
             }
         }

@@ -2,10 +2,9 @@
 
 use crate::{
     db::{tables::Accounts, DbError, DbTx},
-    trie::{compute_state_root, AccountUpdate, StateRootOutput, TrieError},
+    trie::{compute_state_root, AccountUpdate, NodeKey, StateRootOutput, TrieError, EMPTY_ROOT},
 };
 use alloy_primitives::B256;
-use alloy_trie::EMPTY_ROOT_HASH;
 use revm::database::BundleState;
 use signet_libmdbx::TransactionKind;
 
@@ -17,7 +16,7 @@ pub fn bundle_updates<K: TransactionKind>(tx: &DbTx<K>, bundle: &BundleState) ->
     let mut updates = Vec::with_capacity(addresses.len());
     for address in addresses {
         let Some(account) = bundle.state.get(&address) else { continue };
-        let prior_storage_root = tx.get::<Accounts>(&address)?.map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
+        let prior_storage_root = tx.get::<Accounts>(&address)?.map_or(EMPTY_ROOT, |a| a.storage_root_key());
         let wipe_storage = account.status.was_destroyed();
         let mut storage: Vec<_> = account
             .storage
@@ -37,14 +36,15 @@ pub fn bundle_updates<K: TransactionKind>(tx: &DbTx<K>, bundle: &BundleState) ->
     Ok(updates)
 }
 
-/// The state root after `updates`, starting from `prior_root`.
+/// The state root of `block` after `updates`, starting from `prior_root`.
 pub fn state_root_of<K: TransactionKind>(
     tx: &DbTx<K>,
-    prior_root: B256,
+    prior_root: NodeKey,
     updates: &[AccountUpdate],
+    block: u64,
 ) -> Result<StateRootOutput, TrieError>
 where
     DbTx<K>: Sync,
 {
-    compute_state_root(tx, prior_root, updates)
+    compute_state_root(tx, prior_root, updates, block)
 }

@@ -1,13 +1,14 @@
 //! A bounded in-memory cache of trie nodes, shared by every transaction of one database.
 //!
-//! Nodes are stored under their own hash and never rewritten, so a cached node can never be
-//! stale: there is nothing to invalidate when blocks are committed. The cache saves the
+//! Nodes are stored under the block that wrote them and their own hash, and never
+//! rewritten, so a cached node can never be stale: there is nothing to invalidate when
+//! blocks are committed. Only committed nodes are cached (see [`crate::db::WriteTx::commit`]). The cache saves the
 //! B-tree lookup of the nodes a block's state root walks through; the upper levels of the
 //! account trie and of busy storage tries are on every path and stay resident. With 1M
 //! accounts a leaf sits 6–7 nodes deep, and without the cache each of them was one random
 //! MDBX read per updated leaf (docs/BENCHMARKS.md, "Execution and state root").
 
-use alloy_primitives::B256;
+use super::NodeKey;
 use std::sync::{
     atomic::{AtomicU64, Ordering},
     Arc,
@@ -24,16 +25,16 @@ const ENTRY_OVERHEAD_BYTES: u64 = 64;
 #[derive(Debug, Clone, Copy, Default)]
 struct NodeWeight;
 
-impl quick_cache::Weighter<B256, Arc<[u8]>> for NodeWeight {
-    fn weight(&self, _hash: &B256, node: &Arc<[u8]>) -> u64 {
+impl quick_cache::Weighter<NodeKey, Arc<[u8]>> for NodeWeight {
+    fn weight(&self, _key: &NodeKey, node: &Arc<[u8]>) -> u64 {
         node.len() as u64 + ENTRY_OVERHEAD_BYTES
     }
 }
 
-/// Trie node RLP by node hash, bounded by bytes.
+/// Stored trie nodes by [`NodeKey`], bounded by bytes.
 pub struct NodeCache {
     /// `None` when the budget is 0.
-    nodes: Option<quick_cache::sync::Cache<B256, Arc<[u8]>, NodeWeight>>,
+    nodes: Option<quick_cache::sync::Cache<NodeKey, Arc<[u8]>, NodeWeight>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -64,9 +65,9 @@ impl NodeCache {
         Self { nodes, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
     }
 
-    /// The node with this hash, if cached.
-    pub fn get(&self, hash: &B256) -> Option<Arc<[u8]>> {
-        let found = self.nodes.as_ref().and_then(|n| n.get(hash));
+    /// The node stored under `key`, if cached.
+    pub fn get(&self, key: &NodeKey) -> Option<Arc<[u8]>> {
+        let found = self.nodes.as_ref().and_then(|n| n.get(key));
         let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         found
@@ -77,17 +78,15 @@ impl NodeCache {
         NodeCacheStats { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
     }
 
-    /// Remembers a node written to the database.
-    pub fn insert(&self, hash: B256, node: &[u8]) {
-        if self.nodes.is_some() {
-            self.insert_shared(hash, Arc::from(node));
-        }
+    /// Whether the cache holds anything at all (a zero budget turns it off).
+    pub fn is_enabled(&self) -> bool {
+        self.nodes.is_some()
     }
 
-    /// Remembers a node read from the database, sharing it with the reader.
-    pub fn insert_shared(&self, hash: B256, node: Arc<[u8]>) {
+    /// Remembers a node of the database, sharing it with its reader or writer.
+    pub fn insert_shared(&self, key: NodeKey, node: Arc<[u8]>) {
         if let Some(nodes) = &self.nodes {
-            nodes.insert(hash, node);
+            nodes.insert(key, node);
         }
     }
 
@@ -116,21 +115,23 @@ mod tests {
     fn holds_what_fits_and_evicts_past_its_budget() {
         let cache = NodeCache::new(64 * 1024);
         let node = vec![0xab; 500];
+        let key = |i: u32| NodeKey { block: 1, hash: alloy_primitives::B256::from(alloy_primitives::U256::from(i)) };
         for i in 0..1_000u32 {
-            cache.insert(B256::from(alloy_primitives::U256::from(i)), &node);
+            cache.insert_shared(key(i), node.as_slice().into());
         }
         // 1,000 × 564 bytes is far over 64 KiB: most were evicted, the budget holds.
         assert!(cache.len() < 200, "{} entries", cache.len());
         assert!(cache.nodes.as_ref().map_or(0, |n| n.weight()) <= 64 * 1024);
-        let last = B256::from(alloy_primitives::U256::from(999u32));
-        assert_eq!(cache.get(&last).as_deref(), Some(node.as_slice()));
+        assert_eq!(cache.get(&key(999)).as_deref(), Some(node.as_slice()));
+        assert_eq!(cache.get(&NodeKey { block: 2, ..key(999) }), None, "another block's node");
     }
 
     #[test]
     fn a_zero_budget_caches_nothing() {
         let cache = NodeCache::new(0);
-        cache.insert(B256::ZERO, &[1, 2, 3]);
+        let key = NodeKey { block: 0, hash: alloy_primitives::B256::ZERO };
+        cache.insert_shared(key, Arc::from(&[1u8, 2, 3][..]));
         assert!(cache.is_empty());
-        assert_eq!(cache.get(&B256::ZERO), None);
+        assert_eq!(cache.get(&key), None);
     }
 }

@@ -1,5 +1,11 @@
 //! One Merkle-Patricia trie, loaded lazily from a [`NodeSource`], changed in memory and
 //! committed back as the hashed nodes that changed. Node encoding is alloy-trie's.
+//!
+//! Nodes are stored under a [`NodeKey`]: the block that wrote them, then their hash. A
+//! node's RLP refers to its children by hash only, so the stored value is the RLP followed
+//! by one 8-byte big-endian block number per child referenced by hash, in the order the
+//! RLP lists them (none for a leaf). A walk from a root thus knows where every node on its
+//! path is stored.
 
 use super::parallel;
 use alloy_primitives::{keccak256, B256};
@@ -10,12 +16,14 @@ use alloy_trie::{
 };
 use std::sync::Arc;
 
+pub use crate::db::models::NodeKey;
+
 /// Why a trie operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrieError {
     /// A node referenced by hash is not in the store: the database is incomplete.
-    #[error("missing trie node {0}")]
-    MissingNode(B256),
+    #[error("missing trie node {} (stored by block {})", .0.hash, .0.block)]
+    MissingNode(NodeKey),
     /// A stored node does not decode.
     #[error("corrupt trie node {hash}: {reason}")]
     CorruptNode {
@@ -35,20 +43,28 @@ pub type KeyChange = (B256, Option<Vec<u8>>);
 
 /// Where hashed nodes are read from.
 pub trait NodeSource {
-    /// The RLP of the node with this hash, if stored. Shared, so that a cached node is
-    /// handed out without a copy.
-    fn node(&self, hash: &B256) -> Result<Option<Arc<[u8]>>, TrieError>;
+    /// The stored value (RLP, then the children's blocks) of the node under this key, if
+    /// stored. Shared, so that a cached node is handed out without a copy.
+    fn node(&self, key: &NodeKey) -> Result<Option<Arc<[u8]>>, TrieError>;
 }
 
-/// A node in memory. `Stored` is a child not loaded yet (a reference by hash, or an inline
-/// node of under 32 bytes), so untouched subtries are never read.
+/// New hashed nodes of a commit, as (hash, stored value); the caller stores each under
+/// `NodeKey { block, hash }` with the block it committed for.
+pub type NodeWrites = Vec<(B256, Vec<u8>)>;
+
+/// Bytes per child block number after a stored node's RLP.
+const CHILD_BLOCK_BYTES: usize = 8;
+
+/// A node in memory. `Stored` is a child not loaded yet (a reference by hash with the block
+/// that stored it, or an inline node of under 32 bytes, whose block means nothing), so
+/// untouched subtries are never read.
 #[derive(Debug, Clone)]
 enum Node {
     Empty,
     Leaf { key: Nibbles, value: Vec<u8> },
     Extension { key: Nibbles, child: Box<Node> },
     Branch { children: Box<[Node; 16]> },
-    Stored(RlpNode),
+    Stored(RlpNode, u64),
 }
 
 /// One subtrie under a root branch after [`Trie::update_and_commit`]'s worker is done with it.
@@ -56,10 +72,10 @@ enum Subtrie {
     /// Nothing is there, before or after the changes.
     Empty,
     /// No change reached it: the branch's reference to it stands.
-    Untouched(RlpNode),
+    Untouched(RlpNode, u64),
     /// Changed: how the branch refers to it now, and its new nodes. Its in-memory nodes were
     /// freed on the worker, not after it.
-    Hashed { reference: RlpNode, writes: Vec<(B256, Vec<u8>)> },
+    Hashed { reference: RlpNode, writes: NodeWrites },
 }
 
 fn empty_children() -> Box<[Node; 16]> {
@@ -73,9 +89,10 @@ pub struct Trie {
 }
 
 impl Trie {
-    /// The trie with this root hash (the empty root needs no store).
-    pub fn at(root: B256) -> Self {
-        let root = if root == EMPTY_ROOT_HASH { Node::Empty } else { Node::Stored(RlpNode::word_rlp(&root)) };
+    /// The trie whose root node is stored under `root` (the empty root needs no store).
+    pub fn at(root: NodeKey) -> Self {
+        let root =
+            if root.hash == EMPTY_ROOT_HASH { Node::Empty } else { Node::Stored(RlpNode::word_rlp(&root.hash), root.block) };
         Self { root }
     }
 
@@ -104,8 +121,8 @@ impl Trie {
         Ok(())
     }
 
-    /// Applies `changes` (at most one per key) to the trie with root `root` and commits it,
-    /// like [`Trie::apply`] then [`Trie::commit`], on up to `workers` threads.
+    /// Applies `changes` (at most one per key) to the trie with root `root` and commits it
+    /// for `block`, like [`Trie::apply`] then [`Trie::commit`], on up to `workers` threads.
     ///
     /// Below a root branch the sixteen subtries share no node, so the changes are grouped by
     /// their first nibble, and each group is applied to its subtrie, hashed and freed on
@@ -114,14 +131,15 @@ impl Trie {
     /// takes the sequential path, and so does a root branch left with fewer than two
     /// children (it folds into another node): it is redone from the start.
     pub fn update_and_commit<S: NodeSource + Sync>(
-        root: B256,
+        root: NodeKey,
         src: &S,
         changes: &[KeyChange],
         workers: usize,
-    ) -> Result<(B256, Vec<(B256, Vec<u8>)>), TrieError> {
+        block: u64,
+    ) -> Result<(NodeKey, NodeWrites), TrieError> {
         let sequential = |mut trie: Self| -> Result<_, TrieError> {
             trie.apply(src, changes)?;
-            Ok(trie.commit())
+            Ok(trie.commit(block))
         };
         if workers < 2 || changes.is_empty() {
             return sequential(Self::at(root));
@@ -138,7 +156,7 @@ impl Trie {
         let subtries = parallel::map(jobs, workers, |(mut child, changes)| -> Result<_, TrieError> {
             if changes.is_empty() {
                 return Ok(match child {
-                    Node::Stored(reference) => Subtrie::Untouched(reference),
+                    Node::Stored(reference, at) => Subtrie::Untouched(reference, at),
                     _ => Subtrie::Empty,
                 });
             }
@@ -153,7 +171,7 @@ impl Trie {
                 return Ok(Subtrie::Empty);
             }
             let mut writes = Vec::new();
-            let reference = encode(&child, &mut writes, &mut Vec::new());
+            let (reference, _) = encode(&child, block, &mut writes, &mut Vec::new());
             Ok(Subtrie::Hashed { reference, writes })
         });
         let subtries = subtries.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -163,24 +181,27 @@ impl Trie {
         }
         let mut writes = Vec::new();
         let mut stack = Vec::with_capacity(live);
+        let mut child_blocks = Vec::new();
         let mut mask = TrieMask::default();
         for (index, subtrie) in subtries.into_iter().enumerate() {
-            let reference = match subtrie {
+            let (reference, at) = match subtrie {
                 Subtrie::Empty => continue,
-                Subtrie::Untouched(reference) => reference,
+                Subtrie::Untouched(reference, at) => (reference, at),
                 Subtrie::Hashed { reference, writes: subtrie_writes } => {
                     writes.extend(subtrie_writes);
-                    reference
+                    (reference, block)
                 }
             };
+            push_child_block(&mut child_blocks, &reference, at);
             stack.push(reference);
             mask.set_bit(index as u8);
         }
         let mut buf = Vec::new();
         BranchNodeRef::new(&stack, mask).rlp(&mut buf);
         let hash = keccak256(&buf);
+        buf.extend_from_slice(&child_blocks);
         writes.push((hash, buf));
-        Ok((hash, writes))
+        Ok((NodeKey { block, hash }, writes))
     }
 
     /// Reads the value under `key` without changing the trie.
@@ -190,7 +211,7 @@ impl Trie {
         loop {
             node = match node {
                 Node::Empty => return Ok(None),
-                Node::Stored(rlp) => load(src, &rlp)?,
+                Node::Stored(rlp, at) => load(src, &rlp, at)?,
                 Node::Leaf { key, value } => return Ok((key == path).then_some(value)),
                 Node::Extension { key, child } => {
                     if !path.starts_with(&key) {
@@ -211,45 +232,114 @@ impl Trie {
         }
     }
 
-    /// Hashes the trie. Returns the root hash and every node of 32 bytes or more that
-    /// changed, as (hash, RLP) pairs to store. The trie itself is left unchanged.
-    pub fn commit(&self) -> (B256, Vec<(B256, Vec<u8>)>) {
+    /// Hashes the trie for `block`. Returns where its root is stored and every node of 32
+    /// bytes or more that changed, to store under `block`. The trie itself is left
+    /// unchanged.
+    pub fn commit(&self, block: u64) -> (NodeKey, NodeWrites) {
         let mut writes = Vec::new();
         if let Node::Empty = self.root {
-            return (EMPTY_ROOT_HASH, writes);
+            return (NodeKey { block: 0, hash: EMPTY_ROOT_HASH }, writes);
         }
-        if let Node::Stored(rlp) = &self.root
+        if let Node::Stored(rlp, at) = &self.root
             && let Some(hash) = rlp.as_hash()
         {
-            return (hash, writes);
+            return (NodeKey { block: *at, hash }, writes);
         }
         let mut buf = Vec::new();
-        encode(&self.root, &mut writes, &mut buf);
-        // The root is always referenced by hash, even when shorter than 32 bytes.
+        encode(&self.root, block, &mut writes, &mut buf);
+        // The root is always referenced by hash, even when shorter than 32 bytes. A node that
+        // short embeds its children, so it has no child blocks to append.
         let hash = keccak256(&buf);
         if buf.len() < 32 {
             writes.push((hash, buf));
         }
-        (hash, writes)
+        (NodeKey { block, hash }, writes)
+    }
+}
+
+/// A stored node split into its RLP and the blocks of its hash-referenced children.
+pub(crate) struct StoredNode<'a> {
+    /// The node's RLP, as hashed and as proofs list it.
+    pub(crate) rlp: &'a [u8],
+    child_blocks: &'a [u8],
+    hash: B256,
+}
+
+impl<'a> StoredNode<'a> {
+    /// Splits the stored value of the node `hash`; a value that does not start with one
+    /// whole RLP item is corrupt.
+    pub(crate) fn split(hash: B256, stored: &'a [u8]) -> Result<Self, TrieError> {
+        let corrupt = |reason: String| TrieError::CorruptNode { hash, reason };
+        let mut rest = stored;
+        let header = alloy_rlp::Header::decode(&mut rest).map_err(|e| corrupt(e.to_string()))?;
+        let rlp_len = (stored.len() - rest.len())
+            .checked_add(header.payload_length)
+            .filter(|len| *len <= stored.len())
+            .ok_or_else(|| corrupt("RLP longer than the stored value".into()))?;
+        let (rlp, child_blocks) = stored.split_at(rlp_len);
+        if !child_blocks.len().is_multiple_of(CHILD_BLOCK_BYTES) {
+            return Err(corrupt(format!("{} bytes of child blocks", child_blocks.len())));
+        }
+        Ok(Self { rlp, child_blocks, hash })
+    }
+
+    /// A node embedded in its parent: RLP only, and it cannot refer to anything by hash.
+    fn inline(rlp: &'a [u8]) -> Self {
+        Self { rlp, child_blocks: &[], hash: B256::ZERO }
+    }
+
+    /// The block of the next hash-referenced child, taking it off the list; 0 for an inline
+    /// child.
+    pub(crate) fn child_block(&mut self, child: &RlpNode) -> Result<u64, TrieError> {
+        if child.as_hash().is_none() {
+            return Ok(0);
+        }
+        let Some((block, rest)) = self.child_blocks.split_first_chunk::<CHILD_BLOCK_BYTES>() else {
+            return Err(TrieError::CorruptNode { hash: self.hash, reason: "fewer child blocks than hashed children".into() });
+        };
+        self.child_blocks = rest;
+        Ok(u64::from_be_bytes(*block))
+    }
+
+    /// Fails unless every child block was taken.
+    fn finish(&self) -> Result<(), TrieError> {
+        if self.child_blocks.is_empty() {
+            Ok(())
+        } else {
+            Err(TrieError::CorruptNode { hash: self.hash, reason: "more child blocks than hashed children".into() })
+        }
+    }
+}
+
+/// Appends the block of a child to a parent's child blocks, if the parent refers to it by
+/// hash.
+fn push_child_block(child_blocks: &mut Vec<u8>, reference: &RlpNode, block: u64) {
+    if reference.as_hash().is_some() {
+        child_blocks.extend_from_slice(&block.to_be_bytes());
     }
 }
 
 /// Loads a referenced node into memory (one level; its children stay `Stored`).
-fn load(src: &impl NodeSource, rlp: &RlpNode) -> Result<Node, TrieError> {
+fn load(src: &impl NodeSource, rlp: &RlpNode, at: u64) -> Result<Node, TrieError> {
     let stored;
-    let (hash, mut bytes): (B256, &[u8]) = match rlp.as_hash() {
+    let mut node = match rlp.as_hash() {
         Some(hash) => {
-            stored = src.node(&hash)?.ok_or(TrieError::MissingNode(hash))?;
-            (hash, &stored)
+            let key = NodeKey { block: at, hash };
+            stored = src.node(&key)?.ok_or(TrieError::MissingNode(key))?;
+            StoredNode::split(hash, &stored)?
         }
-        None => (B256::ZERO, rlp.as_slice()),
+        None => StoredNode::inline(rlp.as_slice()),
     };
-    let decoded = <TrieNode as alloy_rlp::Decodable>::decode(&mut bytes)
+    let hash = node.hash;
+    let decoded = <TrieNode as alloy_rlp::Decodable>::decode(&mut &node.rlp[..])
         .map_err(|e| TrieError::CorruptNode { hash, reason: e.to_string() })?;
-    Ok(match decoded {
+    let loaded = match decoded {
         TrieNode::EmptyRoot => Node::Empty,
         TrieNode::Leaf(leaf) => Node::Leaf { key: leaf.key, value: leaf.value },
-        TrieNode::Extension(ext) => Node::Extension { key: ext.key, child: Box::new(Node::Stored(ext.child)) },
+        TrieNode::Extension(ext) => {
+            let at = node.child_block(&ext.child)?;
+            Node::Extension { key: ext.key, child: Box::new(Node::Stored(ext.child, at)) }
+        }
         TrieNode::Branch(branch) => {
             let mut children = empty_children();
             let mut stack = branch.stack.into_iter();
@@ -259,17 +349,20 @@ fn load(src: &impl NodeSource, rlp: &RlpNode) -> Result<Node, TrieError> {
                         hash,
                         reason: "branch mask names more children than it holds".into(),
                     })?;
-                    children[index as usize] = Node::Stored(child);
+                    let at = node.child_block(&child)?;
+                    children[index as usize] = Node::Stored(child, at);
                 }
             }
             Node::Branch { children }
         }
-    })
+    };
+    node.finish()?;
+    Ok(loaded)
 }
 
 fn resolved(src: &impl NodeSource, node: Node) -> Result<Node, TrieError> {
     match node {
-        Node::Stored(rlp) => load(src, &rlp),
+        Node::Stored(rlp, at) => load(src, &rlp, at),
         other => Ok(other),
     }
 }
@@ -320,7 +413,7 @@ fn insert(src: &impl NodeSource, node: Node, path: Nibbles, value: Vec<u8>) -> R
             children[index] = insert(src, child, path.slice(1..), value)?;
             Node::Branch { children }
         }
-        Node::Stored(_) => unreachable!("resolved above"),
+        Node::Stored(..) => unreachable!("resolved above"),
     })
 }
 
@@ -351,7 +444,7 @@ fn remove(src: &impl NodeSource, node: Node, path: Nibbles) -> Result<Node, Trie
             children[index] = remove(src, child, path.slice(1..))?;
             canonical_branch(src, children)?
         }
-        Node::Stored(_) => unreachable!("resolved above"),
+        Node::Stored(..) => unreachable!("resolved above"),
     })
 }
 
@@ -383,16 +476,19 @@ fn join(prefix: Nibbles, node: Node) -> Node {
     }
 }
 
-/// RLP-encodes `node` into `buf` and returns how a parent refers to it; nodes of 32 bytes
-/// or more are pushed to `writes` under their hash.
-fn encode(node: &Node, writes: &mut Vec<(B256, Vec<u8>)>, buf: &mut Vec<u8>) -> RlpNode {
+/// RLP-encodes `node` into `buf` and returns how a parent refers to it and the block that
+/// stores it; nodes of 32 bytes or more are pushed to `writes` (RLP, then child blocks),
+/// to be stored under `block`.
+fn encode(node: &Node, block: u64, writes: &mut NodeWrites, buf: &mut Vec<u8>) -> (RlpNode, u64) {
     buf.clear();
+    let mut child_blocks = Vec::new();
     let rlp = match node {
-        Node::Empty => return RlpNode::from_raw(&[EMPTY_STRING_CODE]).unwrap_or_default(),
-        Node::Stored(rlp) => return rlp.clone(),
+        Node::Empty => return (RlpNode::from_raw(&[EMPTY_STRING_CODE]).unwrap_or_default(), 0),
+        Node::Stored(rlp, at) => return (rlp.clone(), *at),
         Node::Leaf { key, value } => LeafNodeRef::new(key, value).rlp(buf),
         Node::Extension { key, child } => {
-            let child_ref = encode(child, writes, &mut Vec::new());
+            let (child_ref, at) = encode(child, block, writes, &mut Vec::new());
+            push_child_block(&mut child_blocks, &child_ref, at);
             buf.clear();
             ExtensionNodeRef::new(key, &child_ref).rlp(buf)
         }
@@ -402,7 +498,9 @@ fn encode(node: &Node, writes: &mut Vec<(B256, Vec<u8>)>, buf: &mut Vec<u8>) -> 
             let mut child_buf = Vec::new();
             for (index, child) in children.iter().enumerate() {
                 if !matches!(child, Node::Empty) {
-                    stack.push(encode(child, writes, &mut child_buf));
+                    let (child_ref, at) = encode(child, block, writes, &mut child_buf);
+                    push_child_block(&mut child_blocks, &child_ref, at);
+                    stack.push(child_ref);
                     mask.set_bit(index as u8);
                 }
             }
@@ -411,9 +509,12 @@ fn encode(node: &Node, writes: &mut Vec<(B256, Vec<u8>)>, buf: &mut Vec<u8>) -> 
         }
     };
     if let Some(hash) = rlp.as_hash() {
-        writes.push((hash, buf.clone()));
+        let mut stored = Vec::with_capacity(buf.len() + child_blocks.len());
+        stored.extend_from_slice(buf);
+        stored.extend_from_slice(&child_blocks);
+        writes.push((hash, stored));
     }
-    rlp
+    (rlp, block)
 }
 
 #[cfg(test)]
@@ -444,8 +545,9 @@ mod tests {
         ) {
             let store = MemStore::default();
             let mut model = BTreeMap::new();
-            let mut root = EMPTY_ROOT_HASH;
-            for batch in batches {
+            let mut root = NodeKey { block: 0, hash: EMPTY_ROOT_HASH };
+            // Each batch is a block: nodes left unchanged are read back from older blocks.
+            for (block, batch) in (1u64..).zip(batches) {
                 let mut trie = Trie::at(root);
                 for (k, v) in batch {
                     let key = keccak256(U256::from(k).to_be_bytes::<32>());
@@ -461,9 +563,9 @@ mod tests {
                         }
                     }
                 }
-                let (new_root, writes) = trie.commit();
-                store.extend(writes);
-                prop_assert_eq!(new_root, reference_root(&model));
+                let (new_root, writes) = trie.commit(block);
+                store.extend(block, writes);
+                prop_assert_eq!(new_root.hash, reference_root(&model));
                 root = new_root;
                 // Every key reads back through the stored nodes.
                 let reread = Trie::at(root);
@@ -486,8 +588,8 @@ mod tests {
             workers in 2usize..4,
         ) {
             let store = MemStore::default();
-            let mut root = EMPTY_ROOT_HASH;
-            for batch in batches {
+            let mut root = NodeKey { block: 0, hash: EMPTY_ROOT_HASH };
+            for (block, batch) in (1u64..).zip(batches) {
                 // At most one change per key, as a block's state diff has.
                 let changes: BTreeMap<B256, Option<Vec<u8>>> = batch
                     .into_iter()
@@ -496,13 +598,13 @@ mod tests {
                 let changes: Vec<KeyChange> = changes.into_iter().collect();
                 let mut sequential = Trie::at(root);
                 sequential.apply(&store, &changes).unwrap();
-                let (expected_root, mut expected_nodes) = sequential.commit();
-                let (new_root, mut nodes) = Trie::update_and_commit(root, &store, &changes, workers).unwrap();
+                let (expected_root, mut expected_nodes) = sequential.commit(block);
+                let (new_root, mut nodes) = Trie::update_and_commit(root, &store, &changes, workers, block).unwrap();
                 prop_assert_eq!(new_root, expected_root);
                 expected_nodes.sort();
                 nodes.sort();
                 prop_assert_eq!(&nodes, &expected_nodes);
-                store.extend(nodes);
+                store.extend(block, nodes);
                 root = new_root;
             }
         }
@@ -515,14 +617,15 @@ mod tests {
         let store = MemStore::default();
         let keys: Vec<B256> = (0u64..200).map(|k| keccak256(k.to_be_bytes())).collect();
         let inserts: Vec<KeyChange> = keys.iter().map(|k| (*k, Some(alloy_rlp::encode(U256::from(7u64))))).collect();
-        let (root, nodes) = Trie::update_and_commit(EMPTY_ROOT_HASH, &store, &inserts, 2).unwrap();
-        store.extend(nodes);
+        let empty = NodeKey { block: 0, hash: EMPTY_ROOT_HASH };
+        let (root, nodes) = Trie::update_and_commit(empty, &store, &inserts, 2, 1).unwrap();
+        store.extend(1, nodes);
         for keep in [1usize, 0] {
             let removals: Vec<KeyChange> = keys[keep..].iter().map(|k| (*k, None)).collect();
             let mut sequential = Trie::at(root);
             sequential.apply(&store, &removals).unwrap();
-            let expected = sequential.commit();
-            let (new_root, mut nodes) = Trie::update_and_commit(root, &store, &removals, 2).unwrap();
+            let expected = sequential.commit(2);
+            let (new_root, mut nodes) = Trie::update_and_commit(root, &store, &removals, 2, 2).unwrap();
             let (expected_root, mut expected_nodes) = expected;
             nodes.sort();
             expected_nodes.sort();
@@ -533,8 +636,46 @@ mod tests {
     #[test]
     fn missing_node_is_an_error_not_a_panic() {
         let store = MemStore::default();
-        let mut trie = Trie::at(B256::repeat_byte(7));
+        let mut trie = Trie::at(NodeKey { block: 3, hash: B256::repeat_byte(7) });
         let err = trie.insert(&store, &B256::ZERO, vec![1]).unwrap_err();
-        assert!(matches!(err, TrieError::MissingNode(_)));
+        assert!(matches!(err, TrieError::MissingNode(NodeKey { block: 3, .. })));
+    }
+
+    /// A node looked for under the wrong block is missing: locations are part of the key.
+    #[test]
+    fn a_node_is_found_only_under_the_block_that_stored_it() {
+        let store = MemStore::default();
+        let mut trie = Trie::at(NodeKey { block: 0, hash: EMPTY_ROOT_HASH });
+        for k in 0u64..50 {
+            trie.insert(&store, &keccak256(k.to_be_bytes()), alloy_rlp::encode(U256::from(k + 1))).unwrap();
+        }
+        let (root, writes) = trie.commit(5);
+        assert_eq!(root.block, 5);
+        store.extend(5, writes);
+        let key = keccak256(7u64.to_be_bytes());
+        assert_eq!(Trie::at(root).get(&store, &key).unwrap(), Some(alloy_rlp::encode(U256::from(8u64))));
+        let elsewhere = NodeKey { block: 4, ..root };
+        assert!(matches!(Trie::at(elsewhere).get(&store, &key), Err(TrieError::MissingNode(_))));
+    }
+
+    /// Stored values whose child blocks do not match their RLP are reported as corrupt.
+    #[test]
+    fn torn_child_blocks_are_corrupt_not_a_panic() {
+        let store = MemStore::default();
+        let mut trie = Trie::at(NodeKey { block: 0, hash: EMPTY_ROOT_HASH });
+        for k in 0u64..50 {
+            trie.insert(&store, &keccak256(k.to_be_bytes()), alloy_rlp::encode(U256::from(k + 1))).unwrap();
+        }
+        let (root, writes) = trie.commit(1);
+        let (_, root_value) = writes.iter().find(|(hash, _)| *hash == root.hash).unwrap().clone();
+        let key = keccak256(7u64.to_be_bytes());
+        for torn in [root_value[..root_value.len() - 3].to_vec(), root_value[..root_value.len() - 8].to_vec(), [&root_value[..], &[0u8; 8]].concat(), root_value[..10].to_vec()] {
+            let store = MemStore::default();
+            store.extend(1, writes.iter().filter(|(hash, _)| *hash != root.hash).cloned());
+            store.extend(1, [(root.hash, torn)]);
+            let err = Trie::at(root).get(&store, &key).unwrap_err();
+            assert!(matches!(err, TrieError::CorruptNode { .. }), "{err}");
+        }
+        drop(store);
     }
 }

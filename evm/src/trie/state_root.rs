@@ -1,7 +1,7 @@
 //! The new state root after a block, from the accounts and slots it changed.
 
 use super::{
-    mpt::{KeyChange, NodeSource, Trie, TrieError},
+    mpt::{KeyChange, NodeKey, NodeSource, NodeWrites, Trie, TrieError},
     parallel,
 };
 use alloy_primitives::{keccak256, Address, B256, U256};
@@ -15,8 +15,8 @@ pub struct AccountUpdate {
     pub address: Address,
     /// Its new nonce, balance and code hash; `None` when it no longer exists.
     pub account: Option<(u64, U256, B256)>,
-    /// Its storage root before the block.
-    pub prior_storage_root: B256,
+    /// Where its storage root before the block is stored.
+    pub prior_storage_root: NodeKey,
     /// The storage was cleared (self-destruct, or re-creation) before `storage` applied.
     pub wipe_storage: bool,
     /// New slot values; zero deletes the slot.
@@ -24,27 +24,32 @@ pub struct AccountUpdate {
 }
 
 /// A new state root and what to store for it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StateRootOutput {
-    /// The state root.
-    pub root: B256,
+    /// The state root and where it is stored.
+    pub root: NodeKey,
     /// The new storage root of every updated account that still exists.
-    pub storage_roots: BTreeMap<Address, B256>,
-    /// Trie nodes to store, (hash, RLP).
-    pub nodes: Vec<(B256, Vec<u8>)>,
+    pub storage_roots: BTreeMap<Address, NodeKey>,
+    /// Trie nodes to store under the block, (hash, stored value).
+    pub nodes: NodeWrites,
 }
+
+/// The root of an empty trie (never stored, so its block means nothing).
+pub const EMPTY_ROOT: NodeKey = NodeKey { block: 0, hash: EMPTY_ROOT_HASH };
 
 /// Changes below which a trie is updated on one thread: handing work to a second thread
 /// costs more than a few keys take.
 const PARALLEL_CHANGES_MIN: usize = 64;
 
-/// Applies `updates` to the state trie with root `prior_root`, on all cores.
+/// Applies `updates` to the state trie with root `prior_root` for `block` (whose write will
+/// store the new nodes), on all cores.
 pub fn compute_state_root<S: NodeSource + Sync>(
     src: &S,
-    prior_root: B256,
+    prior_root: NodeKey,
     updates: &[AccountUpdate],
+    block: u64,
 ) -> Result<StateRootOutput, TrieError> {
-    compute_state_root_on(src, prior_root, updates, parallel::default_workers())
+    compute_state_root_on(src, prior_root, updates, block, parallel::default_workers())
 }
 
 /// [`compute_state_root`] on up to `workers` threads.
@@ -56,24 +61,25 @@ pub fn compute_state_root<S: NodeSource + Sync>(
 /// not depend on how the work was split (the proptest below checks against a rebuild).
 pub fn compute_state_root_on<S: NodeSource + Sync>(
     src: &S,
-    prior_root: B256,
+    prior_root: NodeKey,
     updates: &[AccountUpdate],
+    block: u64,
     workers: usize,
 ) -> Result<StateRootOutput, TrieError> {
     let needs_storage_trie = |u: &&AccountUpdate| u.account.is_some() && (u.wipe_storage || !u.storage.is_empty());
     let (large, small): (Vec<&AccountUpdate>, Vec<&AccountUpdate>) =
         updates.iter().filter(needs_storage_trie).partition(|u| u.storage.len() >= PARALLEL_CHANGES_MIN);
-    let mut out = StateRootOutput::default();
+    let mut out = StateRootOutput { root: EMPTY_ROOT, storage_roots: BTreeMap::new(), nodes: Vec::new() };
     let mut new_storage_roots = HashMap::with_capacity(small.len() + large.len());
     let small_slots: usize = small.iter().map(|u| u.storage.len()).sum();
     let small_workers = if small_slots >= PARALLEL_CHANGES_MIN { workers } else { 1 };
-    for (address, result) in parallel::map(small, small_workers, |update| (update.address, storage_root(src, update, 1))) {
+    for (address, result) in parallel::map(small, small_workers, |update| (update.address, storage_root(src, update, block, 1))) {
         let (root, nodes) = result?;
         out.nodes.extend(nodes);
         new_storage_roots.insert(address, root);
     }
     for update in &large {
-        let (root, nodes) = storage_root(src, update, workers)?;
+        let (root, nodes) = storage_root(src, update, block, workers)?;
         out.nodes.extend(nodes);
         new_storage_roots.insert(update.address, root);
     }
@@ -87,25 +93,30 @@ pub fn compute_state_root_on<S: NodeSource + Sync>(
         };
         let storage_root = new_storage_roots.get(&update.address).copied().unwrap_or(update.prior_storage_root);
         out.storage_roots.insert(update.address, storage_root);
-        let leaf = TrieAccount { nonce, balance, storage_root, code_hash };
+        let leaf = TrieAccount { nonce, balance, storage_root: storage_root.hash, code_hash };
         changes.push((key, Some(alloy_rlp::encode(leaf))));
     }
     let account_workers = if changes.len() >= PARALLEL_CHANGES_MIN { workers } else { 1 };
-    let (root, nodes) = Trie::update_and_commit(prior_root, src, &changes, account_workers)?;
+    let (root, nodes) = Trie::update_and_commit(prior_root, src, &changes, account_workers, block)?;
     out.nodes.extend(nodes);
     out.root = root;
     Ok(out)
 }
 
 /// The new storage root of one account, and the trie nodes to store for it.
-fn storage_root<S: NodeSource + Sync>(src: &S, update: &AccountUpdate, workers: usize) -> Result<(B256, Vec<(B256, Vec<u8>)>), TrieError> {
-    let start = if update.wipe_storage { EMPTY_ROOT_HASH } else { update.prior_storage_root };
+fn storage_root<S: NodeSource + Sync>(
+    src: &S,
+    update: &AccountUpdate,
+    block: u64,
+    workers: usize,
+) -> Result<(NodeKey, NodeWrites), TrieError> {
+    let start = if update.wipe_storage { EMPTY_ROOT } else { update.prior_storage_root };
     let changes: Vec<KeyChange> = update
         .storage
         .iter()
         .map(|(slot, value)| (keccak256(slot), (!value.is_zero()).then(|| alloy_rlp::encode(value))))
         .collect();
-    Trie::update_and_commit(start, src, &changes, workers)
+    Trie::update_and_commit(start, src, &changes, workers, block)
 }
 
 #[cfg(test)]
@@ -155,9 +166,9 @@ mod tests {
         ) {
             let store = MemStore::default();
             let mut state: BTreeMap<Address, (u64, BTreeMap<B256, U256>)> = BTreeMap::new();
-            let mut root = EMPTY_ROOT_HASH;
-            let mut storage_roots: BTreeMap<Address, B256> = BTreeMap::new();
-            for block in blocks {
+            let mut root = EMPTY_ROOT;
+            let mut storage_roots: BTreeMap<Address, NodeKey> = BTreeMap::new();
+            for (number, block) in (1u64..).zip(blocks) {
                 let mut changes: BTreeMap<Address, Option<(u64, Vec<(B256, U256)>)>> = BTreeMap::new();
                 for (who, change) in block {
                     let address = Address::with_last_byte(who);
@@ -174,15 +185,15 @@ mod tests {
                     .map(|(address, change)| AccountUpdate {
                         address: *address,
                         account: change.as_ref().map(|(nonce, _)| (*nonce, U256::from(1u64), alloy_primitives::KECCAK256_EMPTY)),
-                        prior_storage_root: storage_roots.get(address).copied().unwrap_or(EMPTY_ROOT_HASH),
+                        prior_storage_root: storage_roots.get(address).copied().unwrap_or(EMPTY_ROOT),
                         // A removed account loses its storage root below, so a re-created one
                         // starts from the empty trie.
                         wipe_storage: false,
                         storage: change.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),
                     })
                     .collect();
-                let out = compute_state_root_on(&store, root, &updates, workers).unwrap();
-                store.extend(out.nodes);
+                let out = compute_state_root_on(&store, root, &updates, number, workers).unwrap();
+                store.extend(number, out.nodes);
                 for (address, change) in changes {
                     match change {
                         None => {
@@ -199,7 +210,7 @@ mod tests {
                         }
                     }
                 }
-                prop_assert_eq!(out.root, reference_root(&state));
+                prop_assert_eq!(out.root.hash, reference_root(&state));
                 root = out.root;
             }
         }

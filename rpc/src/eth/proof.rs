@@ -4,7 +4,7 @@
 use alloy_primitives::Address;
 use jsonrpsee::RpcModule;
 use serde_json::{json, Value};
-use stele_evm::trie::proof::prove_account;
+use stele_evm::{state::StateReader, trie::proof::prove_account};
 
 use super::{
     blocking,
@@ -33,9 +33,13 @@ pub(super) fn register(module: &mut RpcModule<EthCtx>) -> Result<(), ModuleError
             .map(|RawStorageKey(raw)| parse_storage_key(raw).map_err(EthError::InvalidParams))
             .collect::<Result<Vec<_>, _>>()?;
         let tx = ctx.read()?;
-        let (_, header) = state_header(&tx, block)?;
+        let (at, header) = state_header(&tx, block)?;
         let slots: Vec<_> = keys.iter().map(|k| k.slot).collect();
-        let proof = prove_account(&tx, header.state_root, address, &slots)
+        let state_root = tx.state_root_key(header.number, header.state_root)?;
+        // The trie's leaf names the storage root by hash; the account's record at that state
+        // says which block stored it.
+        let storage_root_block = StateReader::new(&tx, at.at()).account(address)?.map_or(0, |a| a.storage_root_block);
+        let proof = prove_account(&tx, state_root, address, storage_root_block, &slots)
             .map_err(|e| EthError::Db(stele_evm::DbError::Inconsistent(e.to_string())))?;
         let storage: Vec<Value> = keys
             .iter()
