@@ -1,12 +1,16 @@
 //! revm's view of the chain database: accounts, storage, code and block hashes, either at
-//! the head (plain state) or as they were after any past block (change sets and history
-//! indices).
+//! the head (plain state) or as they were after any past block: accounts from their change
+//! sets and history index, storage from the account's storage trie at that block (trie
+//! nodes are never deleted). A storage history index would cost a block one random B-tree
+//! page per changed slot; the trie is already written, next to each other, by block.
 
 use crate::db::{
-    models::{AddressBlock, BlockAddress, BlockStorageKey, StorageBlock, StorageKey, StoredAccount},
-    tables::{AccountChangeSets, AccountHistory, Accounts, Bytecodes, CanonicalHashes, Storage, StorageChangeSets, StorageHistory},
+    models::{AddressBlock, BlockAddress, StorageKey, StoredAccount},
+    tables::{AccountChangeSets, AccountHistory, Accounts, Bytecodes, CanonicalHashes, Storage},
     DbError, DbTx,
 };
+use crate::trie::Trie;
+use alloy_primitives::keccak256;
 use alloy_primitives::{Address, B256, U256};
 use revm::{
     bytecode::Bytecode,
@@ -71,25 +75,17 @@ impl<'a, K: TransactionKind> StateReader<'a, K> {
 
     /// A storage value at the chosen state (zero when unset).
     pub fn storage(&self, address: Address, slot: B256) -> Result<U256, DbError> {
-        let StateAt::Block(block) = self.at else {
+        let StateAt::Block(_) = self.at else {
             return Ok(self.tx.get::<Storage>(&StorageKey { address, slot })?.unwrap_or_default());
         };
-        let mut changed_at = None;
-        self.tx.walk::<StorageHistory>(&StorageBlock { address, slot, block: block + 1 }, |key, ()| {
-            if key.address == address && key.slot == slot {
-                changed_at = Some(key.block);
-            }
-            Ok(false)
-        })?;
-        match changed_at {
-            None => Ok(self.tx.get::<Storage>(&StorageKey { address, slot })?.unwrap_or_default()),
-            Some(changed) => self
-                .tx
-                .get::<StorageChangeSets>(&BlockStorageKey { block: changed, address, slot })?
-                .ok_or_else(|| {
-                    DbError::Inconsistent(format!("history names block {changed} for {address}/{slot} but no change set"))
-                }),
-        }
+        let Some(account) = self.account(address)? else { return Ok(U256::ZERO) };
+        let leaf = Trie::at(account.storage_root_key())
+            .get(self.tx, &keccak256(slot))
+            .map_err(|e| DbError::Inconsistent(format!("storage trie of {address}: {e}")))?;
+        leaf.map_or(Ok(U256::ZERO), |rlp| {
+            <U256 as alloy_rlp::Decodable>::decode(&mut rlp.as_slice())
+                .map_err(|e| DbError::Inconsistent(format!("storage leaf {address}/{slot}: {e}")))
+        })
     }
 
     /// Contract code by hash.

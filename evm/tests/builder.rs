@@ -217,3 +217,40 @@ fn pool_validation_refuses_with_geths_words() {
     assert_eq!(err.to_string(), "nonce too low: next nonce 1, tx nonce 0");
     let _ = replay.inner().nonce();
 }
+
+/// Storage as it was after each past block, read through the storage trie of that block:
+/// before the contract existed, after each store, across blocks that did not touch it, and
+/// after the slot was cleared.
+#[test]
+fn storage_at_every_past_block() {
+    let (_dir, db, spec) = fresh();
+    let alice = signer(0);
+    let bob = signer(1);
+    build_and_commit(&db, &spec, &request(vec![eip1559(&alice, 0, TxKind::Create, 0, store_contract_initcode(), 200_000)])).unwrap();
+    let contract = alice.address().create(0);
+    let word = |value: u64| {
+        let mut word = [0u8; 32];
+        word[24..].copy_from_slice(&value.to_be_bytes());
+        Bytes::from(word.to_vec())
+    };
+    // Block 2 stores 5, block 3 only moves ETH, block 4 stores 9, block 5 clears the slot.
+    let mut alice_nonce = 1;
+    let mut store = |value: u64| {
+        let tx = eip1559(&alice, alice_nonce, TxKind::Call(contract), 0, word(value), 100_000);
+        alice_nonce += 1;
+        build_and_commit(&db, &spec, &request(vec![tx])).unwrap();
+    };
+    store(5);
+    build_and_commit(&db, &spec, &request(vec![eip1559(&bob, 0, TxKind::Call(Address::repeat_byte(7)), 1, Bytes::new(), 21_000)])).unwrap();
+    store(9);
+    store(0);
+    let tx = db.read().unwrap();
+    let slot = alloy_primitives::B256::ZERO;
+    let at = |block: u64| StateReader::new(&tx, StateAt::Block(block)).storage(contract, slot).unwrap();
+    let expected = [0u64, 0, 5, 5, 9, 0];
+    for (block, value) in expected.iter().enumerate() {
+        assert_eq!(at(block as u64), U256::from(*value), "slot 0 after block {block}");
+    }
+    assert_eq!(StateReader::new(&tx, StateAt::Head).storage(contract, slot).unwrap(), U256::ZERO);
+    check_consistency(&tx).unwrap();
+}

@@ -167,11 +167,6 @@ composite_key!(
 );
 
 composite_key!(
-    /// A block in which a storage slot changed (history index key).
-    StorageBlock { address: Address = 20, slot: B256 = 32, block: u64 = 8 }
-);
-
-composite_key!(
     /// A block with a log emitted by an address or carrying a topic (log index key).
     WordBlock { word: B256 = 32, block: u64 = 8 }
 );

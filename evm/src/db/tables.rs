@@ -138,8 +138,6 @@ tables! {
     StorageChangeSets: BlockStorageKey => StorageBefore;
     /// (address, block): the blocks in which an account changed.
     AccountHistory: AddressBlock => ();
-    /// (address, slot, block): the blocks in which a slot changed.
-    StorageHistory: StorageBlock => ();
     /// (emitting address as a word, block): blocks with logs from an address.
     LogAddressIndex: WordBlock => ();
     /// (topic, block): blocks with logs carrying a topic at any position.

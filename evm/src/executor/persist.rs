@@ -1,5 +1,5 @@
 //! Writes an executed block and everything derived from it: canonical chain, body,
-//! receipts, lookups, plain state, change sets, history and log indices, bytecode and trie
+//! receipts, lookups, plain state, change sets, account history and log indices, bytecode and trie
 //! nodes. The caller commits the transaction, so all of it lands or none does.
 
 use crate::{
@@ -7,13 +7,13 @@ use crate::{
         chain::stored_header,
         codec::Rlp,
         models::{
-            AccountBefore, AddressBlock, BlockAddress, BlockStorageKey, StorageBlock, StorageKey,
+            AccountBefore, AddressBlock, BlockAddress, BlockStorageKey, StorageKey,
             StoredAccount, StoredCode, TxIndex, TxLocation, WordBlock,
         },
         tables::{
             AccountChangeSets, AccountHistory, Accounts, Bodies, Bytecodes, CanonicalHashes,
             HeaderNumbers, Headers, LogAddressIndex, LogTopicIndex, Receipts, Senders, Storage,
-            StateRootBlocks, StorageChangeSets, StorageHistory, TxHashList, TxHashes, TxLookup, TxSenders,
+            StateRootBlocks, StorageChangeSets, TxHashList, TxHashes, TxLookup, TxSenders,
         },
         DbError, WriteTx,
     },
@@ -117,7 +117,6 @@ fn write_state(tx: &WriteTx, number: u64, bundle: &BundleState, trie: &StateRoot
         }
         for (slot, value) in &prior {
             tx.put::<StorageChangeSets>(&BlockStorageKey { block: number, address, slot: *slot }, value)?;
-            tx.put::<StorageHistory>(&StorageBlock { address, slot: *slot, block: number }, &())?;
         }
         for (slot, value) in present {
             let key = StorageKey { address, slot };
