@@ -332,4 +332,31 @@ mod tests {
         assert_eq!(seen, vec![5, 6, 7]);
         assert_eq!(tx.last::<CanonicalHashes>().unwrap().map(|e| e.0), Some(9));
     }
+
+    /// A chain written without a layout version (layout 1) or with another one is refused
+    /// on open with a message naming both layouts; the same chain with this layout opens.
+    #[test]
+    fn a_chain_in_another_table_layout_is_refused() {
+        for (stored, opens) in [(None, false), (Some(LAYOUT_VERSION + 1), false), (Some(LAYOUT_VERSION), true)] {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let db = ChainDb::open(dir.path()).unwrap();
+                let tx = db.write().unwrap();
+                tx.set_head(0).unwrap();
+                if let Some(layout) = stored {
+                    tx.put::<Meta>(&LAYOUT_KEY.to_vec(), &layout.encode()).unwrap();
+                }
+                tx.commit().unwrap();
+            }
+            match ChainDb::open(dir.path()) {
+                Ok(_) => assert!(opens, "layout {stored:?} opened"),
+                Err(err) => {
+                    assert!(!opens, "layout {stored:?}: {err}");
+                    let named = stored.map_or_else(|| "1".to_string(), |v| v.to_string());
+                    let text = err.to_string();
+                    assert!(text.contains(&format!("table layout {named} ")) && text.contains(&format!("layout {LAYOUT_VERSION};")), "{text}");
+                }
+            }
+        }
+    }
 }

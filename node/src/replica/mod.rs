@@ -49,9 +49,12 @@ const BATCH_WAIT_MS: u64 = 10;
 const VIEW_CHANGE_TIMEOUT_MS: u64 = 1_000;
 
 /// The consensus core's settings from the config.
-fn core_config(config: &ReplicaConfig) -> anyhow::Result<Config> {
+fn core_config(config: &ReplicaConfig, block_gas_limit: u64) -> anyhow::Result<Config> {
     let params = config.params().map_err(anyhow::Error::msg)?;
     let mut c = Config::new(params, config.id());
+    // A batch fills one block: the primary reserves each transaction's gas limit against the
+    // chain's block gas limit (every block keeps the genesis one), neither less nor more.
+    c.batch_gas_max = block_gas_limit;
     c.commit_timeout_ms = COMMIT_TIMEOUT_MS;
     c.batch_wait_ms = BATCH_WAIT_MS;
     c.view_change_timeout_ms = VIEW_CHANGE_TIMEOUT_MS;
@@ -100,7 +103,7 @@ pub(crate) fn start(
     let crypto: Arc<dyn stele_consensus::crypto::CryptoTr> = Arc::new(crypto);
     let store = store::ConsensusStore::open(db.clone())?;
     let head = db.read()?.head_number()?.unwrap_or(0);
-    let replica = Replica::restore(core_config(config)?, crypto.clone(), store.durable().clone(), SeqNum::new(head), shell::now_tick());
+    let replica = Replica::restore(core_config(config, spec.genesis.gas_limit)?, crypto.clone(), store.durable().clone(), SeqNum::new(head), shell::now_tick());
     #[cfg(not(feature = "byzantine"))]
     let _ = (options, &crypto);
 

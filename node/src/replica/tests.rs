@@ -230,3 +230,15 @@ async fn idle_block_rate() {
     let h1 = head(&replicas[0]);
     eprintln!("idle blocks/s with 4 replicas: {:.1}", (h1 - h0) as f64 / 5.0);
 }
+
+/// The primary's batches are bounded by the chain's block gas limit, whatever it is: a bigger
+/// batch would have its tail skipped by the block builder, a smaller one would leave blocks
+/// part empty under load.
+#[test]
+fn batches_are_bounded_by_the_block_gas_limit_of_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = &configs(dir.path(), 4, 1_000)[0];
+    for gas_limit in [8_000_000u64, 30_000_000, 120_000_000] {
+        assert_eq!(super::core_config(config, gas_limit).unwrap().batch_gas_max, gas_limit);
+    }
+}
