@@ -134,7 +134,9 @@ tables! {
     StateRootBlocks: u64 => u64;
     /// (block, address) -> account before the block changed it.
     AccountChangeSets: BlockAddress => AccountBefore;
-    /// (block, address, slot) -> storage value before the block changed it.
+    /// (block, address, slot) -> storage value before the block changed it. Appended with
+    /// each block as the record of what it changed, slot by slot; reads of storage at a past
+    /// block walk that block's storage trie instead, which needs no per-slot history index.
     StorageChangeSets: BlockStorageKey => StorageBefore;
     /// (address, block): the blocks in which an account changed.
     AccountHistory: AddressBlock => ();
