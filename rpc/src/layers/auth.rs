@@ -11,9 +11,7 @@ use std::{
     collections::BTreeSet,
     fmt,
     future::Future,
-    pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
 };
 
 use http::{HeaderMap, StatusCode};
@@ -25,9 +23,13 @@ use jsonrpsee::{
     },
     types::{ErrorObjectOwned, Request},
 };
-use tower::{Layer, Service};
+use tower::Layer;
 
-use super::{BoxError, identity::TlsPeer, json_rpc_error};
+use super::{
+    gate::{Gate, GateLayer},
+    identity::TlsPeer,
+    json_rpc_error,
+};
 use crate::{error::UNAUTHORIZED_CODE, tls::Fingerprint};
 
 /// A permission an identity may hold (ARCHITECTURE.md: `eth:read`, `eth:send`, …).
@@ -116,66 +118,41 @@ impl Authenticator for OpenAccess {
     }
 }
 
-/// Layer that authenticates each request and stores the [`Caller`] in its extensions.
+/// The authentication gate: stores the [`Caller`] in each request's extensions, or answers
+/// HTTP 401 with JSON-RPC code -32001.
 #[derive(Clone)]
-pub struct AuthLayer {
-    authenticator: Arc<dyn Authenticator>,
-}
+pub struct Authenticate(Arc<dyn Authenticator>);
 
-impl AuthLayer {
-    /// A layer using `authenticator`.
-    pub fn new(authenticator: Arc<dyn Authenticator>) -> Self {
-        Self { authenticator }
-    }
-}
-
-impl fmt::Debug for AuthLayer {
+impl fmt::Debug for Authenticate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthLayer").finish_non_exhaustive()
+        f.debug_struct("Authenticate").finish_non_exhaustive()
     }
 }
 
-impl<S> Layer<S> for AuthLayer {
-    type Service = Auth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Auth { inner, authenticator: self.authenticator.clone() }
-    }
-}
-
-/// Service of [`AuthLayer`].
-#[derive(Clone)]
-pub struct Auth<S> {
-    inner: S,
-    authenticator: Arc<dyn Authenticator>,
-}
-
-impl<S, B> Service<http::Request<B>> for Auth<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<HttpBody>, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<HttpBody>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+impl Gate for Authenticate {
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), http::Response<HttpBody>> {
         let peer = request.extensions().get::<Arc<TlsPeer>>().cloned();
-        match self.authenticator.authenticate(peer.as_deref(), request.headers()) {
+        match self.0.authenticate(peer.as_deref(), request.headers()) {
             Ok(caller) => {
                 request.extensions_mut().insert(Arc::new(caller));
-                Box::pin(self.inner.call(request))
+                Ok(())
             }
             Err(err) => {
                 tracing::debug!(target: "stele::rpc::auth", remote = ?peer.map(|p| p.remote_addr), %err, "authentication failed");
                 let error = ErrorObjectOwned::owned::<()>(UNAUTHORIZED_CODE, err.to_string(), None);
-                Box::pin(std::future::ready(Ok(json_rpc_error(StatusCode::UNAUTHORIZED, &error))))
+                Err(json_rpc_error(StatusCode::UNAUTHORIZED, &error))
             }
         }
+    }
+}
+
+/// Layer that authenticates each request and stores the [`Caller`] in its extensions.
+pub type AuthLayer = GateLayer<Authenticate>;
+
+impl AuthLayer {
+    /// A layer using `authenticator`.
+    pub fn new(authenticator: Arc<dyn Authenticator>) -> Self {
+        GateLayer::with_gate(Authenticate(authenticator))
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod cors;
+pub mod gate;
 pub mod geth;
 pub mod identity;
 pub mod limits;

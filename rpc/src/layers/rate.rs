@@ -9,21 +9,17 @@
 use std::{
     collections::HashMap,
     fmt,
-    future::Future,
     net::IpAddr,
-    pin::Pin,
     sync::{Arc, Mutex},
-    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use http::{HeaderValue, StatusCode, header};
 use jsonrpsee::{server::HttpBody, types::ErrorObjectOwned};
-use tower::{Layer, Service};
 
 use super::{
-    BoxError,
     auth::{Caller, Principal},
+    gate::{Gate, GateLayer},
     identity::TlsPeer,
     json_rpc_error,
 };
@@ -139,66 +135,38 @@ impl RateLimiter for TokenBuckets {
     }
 }
 
-/// Layer applying a [`RateLimiter`] to each HTTP request (and WebSocket upgrade).
+/// The rate-limit gate: answers a request over its caller's limit with HTTP 429,
+/// `Retry-After` and JSON-RPC code -32005.
 #[derive(Clone)]
-pub struct RateLimitLayer {
-    limiter: Arc<dyn RateLimiter>,
+pub struct Limit(Arc<dyn RateLimiter>);
+
+impl fmt::Debug for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Limit").finish_non_exhaustive()
+    }
 }
+
+impl Gate for Limit {
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), http::Response<HttpBody>> {
+        let caller = request.extensions().get::<Arc<Caller>>();
+        let peer = request.extensions().get::<Arc<TlsPeer>>();
+        self.0.check(caller.map(AsRef::as_ref), peer.map(AsRef::as_ref)).map_err(|limited| {
+            let error = ErrorObjectOwned::owned::<()>(LIMIT_EXCEEDED_CODE, limited.to_string(), None);
+            let mut response = json_rpc_error(StatusCode::TOO_MANY_REQUESTS, &error);
+            let secs = limited.retry_after.as_secs().max(1);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+        })
+    }
+}
+
+/// Layer applying a [`RateLimiter`] to each HTTP request (and WebSocket upgrade).
+pub type RateLimitLayer = GateLayer<Limit>;
 
 impl RateLimitLayer {
     /// A layer using `limiter`.
     pub fn new(limiter: Arc<dyn RateLimiter>) -> Self {
-        Self { limiter }
-    }
-}
-
-impl fmt::Debug for RateLimitLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimitLayer").finish_non_exhaustive()
-    }
-}
-
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimit<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimit { inner, limiter: self.limiter.clone() }
-    }
-}
-
-/// Service of [`RateLimitLayer`].
-#[derive(Clone)]
-pub struct RateLimit<S> {
-    inner: S,
-    limiter: Arc<dyn RateLimiter>,
-}
-
-impl<S, B> Service<http::Request<B>> for RateLimit<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<HttpBody>, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<HttpBody>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let caller = request.extensions().get::<Arc<Caller>>();
-        let peer = request.extensions().get::<Arc<TlsPeer>>();
-        match self.limiter.check(caller.map(AsRef::as_ref), peer.map(AsRef::as_ref)) {
-            Ok(()) => Box::pin(self.inner.call(request)),
-            Err(limited) => {
-                let error = ErrorObjectOwned::owned::<()>(LIMIT_EXCEEDED_CODE, limited.to_string(), None);
-                let mut response = json_rpc_error(StatusCode::TOO_MANY_REQUESTS, &error);
-                let secs = limited.retry_after.as_secs().max(1);
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-                Box::pin(std::future::ready(Ok(response)))
-            }
-        }
+        GateLayer::with_gate(Limit(limiter))
     }
 }
 
