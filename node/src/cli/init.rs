@@ -149,7 +149,12 @@ pub(crate) fn init(args: &InitArgs) -> anyhow::Result<PathBuf> {
             Ok(std::net::SocketAddr::new(ip, p))
         };
         let config = ReplicaConfig {
-            replica: ReplicaSection { id: i, data_dir: PathBuf::from("data"), bls_key: PathBuf::from("bls.key") },
+            replica: ReplicaSection {
+                id: i,
+                data_dir: PathBuf::from("data"),
+                bls_key: PathBuf::from("bls.key"),
+                trie_cache_mib: crate::replica::config::default_trie_cache_mib(),
+            },
             cluster: ClusterSection { name: args.name.clone(), f, c, genesis: PathBuf::from("genesis.json"), ca_cert: PathBuf::from("ca.crt") },
             network: NetworkSection { listen: listen(port(args.p2p_port, i))?, cert: PathBuf::from("replica.crt"), key: PathBuf::from("replica.key") },
             rpc: RpcSection { listen: listen(port(args.rpc_port, i))?, cert: PathBuf::from("replica.crt"), key: PathBuf::from("replica.key") },
@@ -192,7 +197,8 @@ fn render_config(config: &ReplicaConfig) -> anyhow::Result<String> {
     Ok(format!(
         "# stele replica configuration, written by `stele init`.\n\
          # Run with: stele run --config <this file>. Relative paths are relative to this file.\n\
-         # [replica]   this replica: id, data directory, BLS secret key file\n\
+         # [replica]   this replica: id, data directory, BLS secret key file, and the memory\n\
+         #             for state trie nodes (trie_cache_mib; raise it for chains of millions of accounts)\n\
          # [cluster]   identical on every replica: name, f and c (n = 3f + 2c + 1), genesis, CA\n\
          # [network]   replica-to-replica mutual TLS: listen address, certificate and key\n\
          # [rpc]       JSON-RPC over HTTPS and WSS: listen address, certificate and key\n\

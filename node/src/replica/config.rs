@@ -51,6 +51,21 @@ pub(crate) struct ReplicaSection {
     pub data_dir: PathBuf,
     /// Secret BLS key material (hex, 32 bytes).
     pub bls_key: PathBuf,
+    /// Memory for recently used state trie nodes, MiB. The state root of each block walks
+    /// from the root to every changed account and slot; with the default a chain of ~1M
+    /// accounts still reads ~2,800 deep nodes a block from MDBX, with ~1 GiB none
+    /// (docs/BENCHMARKS.md). 0 turns the cache off.
+    #[serde(default = "default_trie_cache_mib")]
+    pub trie_cache_mib: u64,
+}
+
+/// The largest `trie_cache_mib` accepted: the cache's tables are allocated for the budget
+/// when the replica starts, so a typo must not ask for terabytes.
+const TRIE_CACHE_MIB_MAX: u64 = 64 << 10;
+
+/// The default of `trie_cache_mib`: the evm crate's cache budget.
+pub(crate) fn default_trie_cache_mib() -> u64 {
+    stele_evm::trie::cache::DEFAULT_NODE_CACHE_BYTES >> 20
 }
 
 /// `[cluster]`: identical on every replica.
@@ -260,6 +275,12 @@ impl ReplicaConfig {
         }
         if self.rpc.listen == self.network.listen {
             return Err(format!("rpc.listen and network.listen are both {}", self.rpc.listen));
+        }
+        if self.replica.trie_cache_mib > TRIE_CACHE_MIB_MAX {
+            return Err(format!(
+                "replica.trie_cache_mib = {} is over {TRIE_CACHE_MIB_MAX} (64 GiB); the cache is sized up front",
+                self.replica.trie_cache_mib
+            ));
         }
         Ok(())
     }

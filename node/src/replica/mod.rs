@@ -97,7 +97,10 @@ pub(crate) fn start(
     let spec = Arc::new(ChainSpec::from_genesis_file(&config.cluster.genesis)?);
     std::fs::create_dir_all(&config.replica.data_dir)
         .with_context(|| format!("cannot create {}", config.replica.data_dir.display()))?;
-    let db = ChainDb::open(&crate::cli::import::chain_db_path(&config.replica.data_dir))?;
+    let db = ChainDb::open_with_node_cache(
+        &crate::cli::import::chain_db_path(&config.replica.data_dir),
+        config.replica.trie_cache_mib.saturating_mul(1 << 20),
+    )?;
     init_genesis(&db, &spec)?;
     let (crypto, _keys) = keys::crypto(config)?;
     let crypto: Arc<dyn stele_consensus::crypto::CryptoTr> = Arc::new(crypto);

@@ -81,7 +81,12 @@ fn configs_with(dir: &Path, n: u16, consensus: ConsensusSection) -> Vec<ReplicaC
     }
     (0..n)
         .map(|i| ReplicaConfig {
-            replica: ReplicaSection { id: i, data_dir: dir.join(format!("r{i}/data")), bls_key: dir.join(format!("r{i}/bls.key")) },
+            replica: ReplicaSection {
+                id: i,
+                data_dir: dir.join(format!("r{i}/data")),
+                bls_key: dir.join(format!("r{i}/bls.key")),
+                trie_cache_mib: crate::replica::config::default_trie_cache_mib(),
+            },
             cluster: ClusterSection { name: "test".into(), f: 1, c: 0, genesis: genesis.clone(), ca_cert: "unused".into() },
             network: NetworkSection { listen: "127.0.0.1:1".parse().unwrap(), cert: "unused".into(), key: "unused".into() },
             rpc: RpcSection { listen: "127.0.0.1:2".parse().unwrap(), cert: "unused".into(), key: "unused".into() },
@@ -145,6 +150,26 @@ fn assert_same_chain(replicas: &[&Started]) {
             replicas.iter().map(|r| r.node.db.read().unwrap().block_hash(number).unwrap().unwrap()).collect();
         assert_eq!(hashes.len(), 1, "replicas disagree at block {number}: {hashes:?}");
     }
+}
+
+/// `trie_cache_mib` may be left out (the default), set, or refused when absurd, with the key
+/// named: the cache's tables are allocated up front.
+#[test]
+fn the_trie_cache_budget_has_a_default_and_a_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = configs(dir.path(), 4, 1_000).remove(0);
+    let path = dir.path().join("config.toml");
+    let load = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        ReplicaConfig::load(&path, &Default::default())
+    };
+    let text = toml::to_string_pretty(&config).unwrap();
+    assert!(text.contains("trie_cache_mib = 128"), "{text}");
+    let without: String = text.lines().filter(|l| !l.starts_with("trie_cache_mib")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(load(&without).unwrap().replica.trie_cache_mib, 128);
+    assert_eq!(load(&text.replace("trie_cache_mib = 128", "trie_cache_mib = 1024")).unwrap().replica.trie_cache_mib, 1024);
+    let refused = load(&text.replace("trie_cache_mib = 128", "trie_cache_mib = 1000000000")).unwrap_err().to_string();
+    assert!(refused.contains("replica.trie_cache_mib = 1000000000 is over 65536"), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
