@@ -280,7 +280,7 @@ impl DbTx<RwSync> {
     pub fn put_trie_node(&self, key: NodeKey, node: &[u8]) -> Result<(), DbError> {
         let db = self.handle::<tables::TrieNodes>()?;
         self.tx.put(db, key.encode(), node, WriteFlags::empty())?;
-        if self.nodes.is_enabled() {
+        if self.nodes.is_enabled() && crate::trie::cache::worth_caching(node) {
             self.committed_nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((key, node.into()));
         }
         Ok(())

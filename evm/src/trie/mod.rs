@@ -29,7 +29,9 @@ impl<K: TransactionKind> NodeSource for DbTx<K> {
             return Ok(None);
         };
         let node: Arc<[u8]> = node.into();
-        self.node_cache().insert_shared(*key, node.clone());
+        if cache::worth_caching(&node) {
+            self.node_cache().insert_shared(*key, node.clone());
+        }
         Ok(Some(node))
     }
 }
