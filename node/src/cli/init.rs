@@ -198,7 +198,7 @@ fn render_config(config: &ReplicaConfig) -> anyhow::Result<String> {
         "# stele replica configuration, written by `stele init`.\n\
          # Run with: stele run --config <this file>. Relative paths are relative to this file.\n\
          # [replica]   this replica: id, data directory, BLS secret key file, and the memory\n\
-         #             for state trie nodes (trie_cache_mib; raise it for chains of millions of accounts)\n\
+         #             for state trie nodes (trie_cache_mib; raise it for chains of several million accounts)\n\
          # [cluster]   identical on every replica: name, f and c (n = 3f + 2c + 1), genesis, CA\n\
          # [network]   replica-to-replica mutual TLS: listen address, certificate and key\n\
          # [rpc]       JSON-RPC over HTTPS and WSS: listen address, certificate and key\n\

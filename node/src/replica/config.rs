@@ -51,10 +51,10 @@ pub(crate) struct ReplicaSection {
     pub data_dir: PathBuf,
     /// Secret BLS key material (hex, 32 bytes).
     pub bls_key: PathBuf,
-    /// Memory for recently used state trie nodes, MiB. The state root of each block walks
-    /// from the root to every changed account and slot; with the default a chain of ~1M
-    /// accounts still reads ~2,800 deep nodes a block from MDBX, with ~1 GiB none
-    /// (docs/BENCHMARKS.md). 0 turns the cache off.
+    /// Memory for the state tries' branch nodes, MiB. Each block's state root walks from the
+    /// root to every changed account and slot; the branches on those paths take ~40 MiB per
+    /// million accounts or storage slots, so the default holds those of a few million and
+    /// larger chains want more (docs/BENCHMARKS.md). 0 turns the cache off.
     #[serde(default = "default_trie_cache_mib")]
     pub trie_cache_mib: u64,
 }
