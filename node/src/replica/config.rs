@@ -52,9 +52,9 @@ pub(crate) struct ReplicaSection {
     /// Secret BLS key material (hex, 32 bytes).
     pub bls_key: PathBuf,
     /// Memory for the state tries' branch nodes, MiB. Each block's state root walks from the
-    /// root to every changed account and slot; the branches on those paths take ~40 MiB per
-    /// million accounts or storage slots, so the default holds those of a few million and
-    /// larger chains want more (docs/BENCHMARKS.md). 0 turns the cache off.
+    /// root to every changed account and slot; the branches on those paths take roughly
+    /// 40–60 MiB per million accounts or storage slots, so the default holds most of those of
+    /// ~2 million and larger chains want more (docs/BENCHMARKS.md). 0 turns the cache off.
     #[serde(default = "default_trie_cache_mib")]
     pub trie_cache_mib: u64,
 }
