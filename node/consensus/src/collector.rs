@@ -107,10 +107,11 @@ impl Replica {
             }
             let (ready, later): (Vec<_>, Vec<_>) = slot.deferred.drain(..).partition(|(t, _)| now.since(*t) >= wait);
             slot.deferred = later;
-            due.extend(ready.into_iter().map(|(_, m)| m));
+            let need = slot.own_record;
+            due.extend(ready.into_iter().map(|(_, m)| (need, m)));
         }
-        for m in due {
-            self.broadcast(m);
+        for (need, m) in due {
+            self.broadcast_after(need, m);
         }
         let waiting: Vec<SeqNum> = self
             .slots
@@ -194,7 +195,8 @@ impl Replica {
                 (false, CommitKind::Slow) => Message::SlowCommit(sc.clone()),
             };
             if lead {
-                self.broadcast(msg);
+                let need = self.slots.get(&seq).map_or(0, |s| s.own_record);
+                self.broadcast_after(need, msg);
             } else if let Some(slot) = self.slots.get_mut(&seq) {
                 slot.deferred.push((now, msg));
             }
@@ -273,7 +275,9 @@ impl Replica {
             }
             self.finality_sent.insert(seq);
             let sc = StateCert { seq, block_hash: hash, cert };
-            self.broadcast(Message::Finality(sc.clone()));
+            // Built from execution shares, which rest on the executed (durable) block, not on
+            // any consensus record.
+            self.broadcast_after(0, Message::Finality(sc.clone()));
             self.on_finality(self.cfg.id, sc);
         }
     }

@@ -300,6 +300,27 @@ impl Message {
     }
 }
 
+impl Message {
+    /// The certificates this message carries, each with the bytes it must have signed: what
+    /// the core will check when it handles the message. A shell may check them beforehand
+    /// on another thread (with a crypto that remembers what it verified), so that the core's
+    /// own check is a lookup. Shares, proposals and view changes are left to the core.
+    pub fn certificate_claims(&self) -> Vec<(Vec<u8>, &Certificate)> {
+        let slot = |kind: CommitKind, c: &SlotCert| match kind {
+            CommitKind::Fast => vote_bytes(c.view, c.seq, &c.digest),
+            CommitKind::Slow => commit_bytes(c.view, c.seq, &c.digest),
+        };
+        match self {
+            Message::FastCommit(c) | Message::Prepare(c) => vec![(slot(CommitKind::Fast, c), &c.cert)],
+            Message::SlowCommit(c) => vec![(slot(CommitKind::Slow, c), &c.cert)],
+            Message::Committed(p) => vec![(slot(p.kind, &p.cert), &p.cert.cert)],
+            Message::Finality(c) => vec![(exec_bytes(c.seq, &c.block_hash), &c.cert)],
+            Message::StableCheckpoint(c) => vec![(checkpoint_bytes(c.seq, &c.block_hash), &c.cert)],
+            _ => Vec::new(),
+        }
+    }
+}
+
 fn slot_bytes(tag: &[u8], view: ViewNum, seq: SeqNum, digest: &Digest) -> Vec<u8> {
     let mut b = Vec::with_capacity(tag.len() + 48);
     b.extend_from_slice(tag);

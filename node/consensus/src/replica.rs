@@ -303,7 +303,7 @@ impl Replica {
             Input::Message { from, msg } => self.on_message(from, msg),
             Input::ClientTx(tx) => {
                 if self.add_pending(tx.clone()) {
-                    self.broadcast(Message::Tx(tx));
+                    self.broadcast_after(0, Message::Tx(tx));
                     self.try_propose();
                 }
             }
@@ -413,10 +413,12 @@ impl Replica {
     // --- output helpers ---
 
     /// Applies `record` now and asks the shell to write it; later sends wait for its ack.
-    pub(crate) fn persist(&mut self, record: PersistRecord) {
+    /// Returns the request's id.
+    pub(crate) fn persist(&mut self, record: PersistRecord) -> u64 {
         self.durable.apply(&record);
         self.next_persist += 1;
         self.out.push(Output::Persist { id: PersistId(self.next_persist), record });
+        self.next_persist
     }
 
     fn on_persist_ack(&mut self, id: u64) {
@@ -424,16 +426,24 @@ impl Replica {
             return;
         }
         self.acked = self.acked.max(id);
-        while self.held.front().is_some_and(|(need, _)| *need <= self.acked) {
-            if let Some((_, o)) = self.held.pop_front() {
-                self.out.push(o);
-            }
+        let acked = self.acked;
+        let mut still_held = VecDeque::with_capacity(self.held.len());
+        for (need, o) in std::mem::take(&mut self.held) {
+            if need <= acked { self.out.push(o) } else { still_held.push_back((need, o)) }
         }
+        self.held = still_held;
     }
 
+    /// Emits `o` once every persist issued so far is acknowledged: a send that may carry a
+    /// promise recorded by any of them (a vote, a prepare, a view change).
     fn emit_send(&mut self, o: Output) {
-        if self.acked < self.next_persist {
-            self.held.push_back((self.next_persist, o));
+        self.emit_after(self.next_persist, o);
+    }
+
+    /// Emits `o` once persist `need` (and every one before it) is acknowledged.
+    fn emit_after(&mut self, need: u64, o: Output) {
+        if self.acked < need {
+            self.held.push_back((need, o));
         } else {
             self.out.push(o);
         }
@@ -448,6 +458,15 @@ impl Replica {
 
     pub(crate) fn broadcast(&mut self, msg: Message) {
         self.emit_send(Output::Broadcast(msg));
+    }
+
+    /// Broadcasts a message whose only promise of ours is in persist `need` (0: none). A
+    /// gossiped client transaction promises nothing; a certificate proves itself by its
+    /// signatures, and of this replica's records only the share it signed into it (its vote
+    /// or prepare of that slot) must be durable first. Waiting for every later persist
+    /// instead would delay the peers' commits by unrelated disk flushes.
+    pub(crate) fn broadcast_after(&mut self, need: u64, msg: Message) {
+        self.emit_after(need, Output::Broadcast(msg));
     }
 
     pub(crate) fn event(&mut self, e: Event) {

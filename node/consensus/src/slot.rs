@@ -37,6 +37,9 @@ pub(crate) struct Slot {
     pub(crate) prepared: Option<SlotCert>,
     pub(crate) pending_prepare: Option<SlotCert>,
     pub(crate) pending_commit: Option<(CommitKind, SlotCert)>,
+    /// The persist id of this replica's latest own record for the slot (its vote, then its
+    /// prepare): a certificate holding its share is sent only once that is durable.
+    pub(crate) own_record: u64,
 }
 
 impl Replica {
@@ -138,7 +141,8 @@ impl Replica {
 
     fn vote(&mut self, seq: SeqNum, digest: Digest, proposal: Proposal) {
         let view = self.view;
-        self.persist(PersistRecord::Vote { seq, view, proposal });
+        let id = self.persist(PersistRecord::Vote { seq, view, proposal });
+        self.slots.entry(seq).or_default().own_record = id;
         let sig = self.crypto.sign(&vote_bytes(view, seq, &digest));
         let share = Share { view, seq, digest, sig };
         self.send_to_collectors(seq, crate::message::Message::VoteShare(share.clone()));
@@ -260,7 +264,8 @@ impl Replica {
             return;
         }
         slot.prepared = Some(cert.clone());
-        self.persist(PersistRecord::Prepared { cert: cert.clone(), proposal });
+        let id = self.persist(PersistRecord::Prepared { cert: cert.clone(), proposal });
+        self.slots.entry(seq).or_default().own_record = id;
         let sig = self.crypto.sign(&commit_bytes(cert.view, seq, &cert.digest));
         let share = Share { view: cert.view, seq, digest: cert.digest, sig };
         self.send_to_collectors(seq, crate::message::Message::CommitShare(share.clone()));

@@ -158,7 +158,8 @@ pub(crate) fn init(args: &InitArgs) -> anyhow::Result<PathBuf> {
             cluster: ClusterSection { name: args.name.clone(), f, c, genesis: PathBuf::from("genesis.json"), ca_cert: PathBuf::from("ca.crt") },
             network: NetworkSection { listen: listen(port(args.p2p_port, i))?, cert: PathBuf::from("replica.crt"), key: PathBuf::from("replica.key") },
             rpc: RpcSection { listen: listen(port(args.rpc_port, i))?, cert: PathBuf::from("replica.crt"), key: PathBuf::from("replica.key") },
-            consensus: ConsensusSection::default(),
+            // One host: the replicas share its cores, and execution is the slowest stage.
+            consensus: ConsensusSection { execution_lead: shared_host.then_some(1), ..ConsensusSection::default() },
             peers: peers.clone(),
         };
         write_public(&dir.join("config.toml"), render_config(&config)?.as_bytes())?;
@@ -203,7 +204,8 @@ fn render_config(config: &ReplicaConfig) -> anyhow::Result<String> {
          # [network]   replica-to-replica mutual TLS: listen address, certificate and key\n\
          # [rpc]       JSON-RPC over HTTPS and WSS: listen address, certificate and key\n\
          # [consensus] optional timeouts (commit_timeout_ms, view_change_timeout_ms,\n\
-         #             empty_block_interval_ms, slow_path_timeout_ms)\n\
+         #             empty_block_interval_ms, slow_path_timeout_ms), checkpoint_interval and\n\
+         #             execution_lead (blocks proposed past the executed head: 2, or 1 on one host)\n\
          # [[peers]]   every replica, this one included: transport address, RPC URL, the\n\
          #             SHA-256 pin of its certificate, its BLS public key and proof of possession\n\
          # STELE_DATA_DIR, STELE_RPC_LISTEN, STELE_REPLICA_LISTEN, STELE_RPC_TLS_CERT and\n\
@@ -228,5 +230,30 @@ mod tests {
         assert_eq!(fault_params(6).ok(), Some((1, 1)));
         assert_eq!(fault_params(7).ok(), Some((2, 0)));
         assert_eq!(fault_params(5).ok(), Some((0, 2)));
+    }
+
+    #[test]
+    fn replicas_on_one_host_propose_one_block_past_execution() {
+        let lead = |hosts: &[&str]| {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("cluster");
+            let args = InitArgs {
+                replicas: 4,
+                hosts: hosts.iter().map(|h| h.to_string()).collect(),
+                p2p_port: 7100,
+                rpc_port: 8545,
+                chain_id: DEV_CHAIN_ID,
+                genesis: None,
+                name: "t".into(),
+                out: out.clone(),
+                appliance: false,
+            };
+            init(&args).unwrap();
+            let text = std::fs::read_to_string(out.join("replica-0/config.toml")).unwrap();
+            let config: ReplicaConfig = toml::from_str(&text).unwrap();
+            config.consensus.execution_lead
+        };
+        assert_eq!(lead(&["127.0.0.1"]), Some(1));
+        assert_eq!(lead(&["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]), None);
     }
 }

@@ -141,6 +141,12 @@ pub(crate) struct ConsensusSection {
     /// Checkpoint every this many blocks (default 150); the same on every replica. Smaller
     /// means state transfer sooner and less consensus state kept; tests shrink it.
     pub checkpoint_interval: Option<u64>,
+    /// The primary proposes at most this many blocks past its own executed head (default 2,
+    /// 1..=16). 2 overlaps one block's consensus with the previous one's execution, which
+    /// suits replicas on their own machines. When execution is the slower stage, as with
+    /// several replicas sharing one machine's cores, 1 keeps committed blocks from queueing
+    /// behind execution: `stele init` writes 1 when every replica is on one host.
+    pub execution_lead: Option<u64>,
 }
 
 /// The whole file.

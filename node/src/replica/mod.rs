@@ -15,6 +15,7 @@ pub(crate) mod keys;
 pub(crate) mod link;
 pub(crate) mod net_link;
 pub(crate) mod node;
+pub(crate) mod precheck;
 pub(crate) mod rpc;
 pub(crate) mod shell;
 pub(crate) mod store;
@@ -27,7 +28,7 @@ use envelope::PeerMessage;
 use link::PeerLink;
 use node::ReplicaNode;
 use std::sync::Arc;
-use stele_consensus::{Config, Input, Replica, ReplicaId, SeqNum};
+use stele_consensus::{Config, Replica, ReplicaId, SeqNum};
 use stele_evm::{genesis::init_genesis, pool::{PoolConfig, TxPool}, ChainDb, ChainSpec};
 use stele_rpc::{eth::{EthDeps, EthLimits}, RpcConfig, RpcModules};
 
@@ -71,6 +72,12 @@ fn core_config(config: &ReplicaConfig, block_gas_limit: u64) -> anyhow::Result<C
     if let Some(v) = o.slow_path_timeout_ms {
         c.slow_path_timeout_ms = v;
     }
+    if let Some(v) = o.execution_lead {
+        if v == 0 || v > stele_consensus::limits::PIPELINE_SEQS_MAX {
+            anyhow::bail!("[consensus] execution_lead must be 1..={}", stele_consensus::limits::PIPELINE_SEQS_MAX);
+        }
+        c.execution_lead_max = v;
+    }
     if let Some(v) = o.checkpoint_interval {
         if v == 0 || v > stele_consensus::limits::CHECKPOINT_INTERVAL_SEQS {
             anyhow::bail!("[consensus] checkpoint_interval must be 1..={}", stele_consensus::limits::CHECKPOINT_INTERVAL_SEQS);
@@ -106,7 +113,9 @@ pub(crate) fn start(
     let crypto: Arc<dyn stele_consensus::crypto::CryptoTr> = Arc::new(crypto);
     let store = store::ConsensusStore::open(db.clone())?;
     let head = db.read()?.head_number()?.unwrap_or(0);
-    let replica = Replica::restore(core_config(config, spec.genesis.gas_limit)?, crypto.clone(), store.durable().clone(), SeqNum::new(head), shell::now_tick());
+    let core_config = core_config(config, spec.genesis.gas_limit)?;
+    let n = core_config.params.n();
+    let replica = Replica::restore(core_config, crypto.clone(), store.durable().clone(), SeqNum::new(head), shell::now_tick());
     #[cfg(not(feature = "byzantine"))]
     let _ = (options, &crypto);
 
@@ -128,9 +137,10 @@ pub(crate) fn start(
     tokio::spawn(crate::statesync::fetch::run(node.clone(), link.clone(), transfer_rx, reply_rx));
     {
         let node = node.clone();
+        let precheck = precheck::Precheck::spawn(node.clone(), crypto.clone(), n)?;
         tokio::spawn(async move {
             while let Some((from, bytes)) = inbound.recv().await {
-                dispatch(&node, &link, &reply_tx, from, &bytes);
+                dispatch(&node, &precheck, &link, &reply_tx, from, &bytes);
             }
         });
     }
@@ -175,6 +185,7 @@ pub(crate) fn run(config: ReplicaConfig, options: RunOptions) -> anyhow::Result<
 /// the database (answered on the bulk lane), replies to the running transfer.
 fn dispatch(
     node: &Arc<ReplicaNode>,
+    precheck: &precheck::Precheck,
     link: &Arc<dyn PeerLink>,
     replies: &tokio::sync::mpsc::UnboundedSender<(stele_consensus::ReplicaId, crate::statesync::protocol::SyncMessage)>,
     from: stele_consensus::ReplicaId,
@@ -182,7 +193,7 @@ fn dispatch(
 ) {
     use crate::statesync::protocol::SyncMessage;
     match PeerMessage::decode(bytes) {
-        Ok(PeerMessage::Consensus(msg)) => node.to_core(Input::Message { from, msg }),
+        Ok(PeerMessage::Consensus(msg)) => precheck.deliver(node, from, msg),
         Ok(PeerMessage::Sync(reply @ (SyncMessage::Headers { .. } | SyncMessage::Bodies { .. }))) => {
             let _ = replies.send((from, reply));
         }

@@ -162,7 +162,12 @@ fn perform(io: &CoreIo, out: Output, timer: &mut Option<Tick>, finalized: &mut S
 fn perform_honest(io: &CoreIo, out: Output, timer: &mut Option<Tick>, finalized: &mut SeqNum) {
     match out {
         Output::Send { to, msg } => io.link.send(to, false, PeerMessage::Consensus(msg).encode()),
-        Output::Broadcast(msg) => io.link.broadcast(PeerMessage::Consensus(msg).encode()),
+        Output::Broadcast(msg) => {
+            if let stele_consensus::message::Message::PrePrepare(pp) = &msg {
+                tracing::debug!(seq = pp.seq.get(), txs = pp.proposal.txs().len(), "proposed");
+            }
+            io.link.broadcast(PeerMessage::Consensus(msg).encode())
+        }
         Output::SetTimer { at, .. } => *timer = Some(at),
         Output::CancelTimer(_) => *timer = None,
         Output::Persist { id, record } => {
@@ -262,6 +267,10 @@ fn execute_loop(proofs: mpsc::Receiver<Box<CommitProof>>, node: &ReplicaNode) {
                         gas = built.header.gas_used,
                         hash = %built.hash,
                         ms = started.elapsed().as_millis() as u64,
+                        execute_us = built.timings.execute.as_micros() as u64,
+                        root_us = built.timings.state_root.as_micros() as u64,
+                        write_us = built.timings.commit.saturating_sub(built.timings.flush).as_micros() as u64,
+                        flush_us = built.timings.flush.as_micros() as u64,
                         "executed block"
                     );
                     node.after_block(&nonces, &dropped, retries, announced);

@@ -172,6 +172,22 @@ fn the_trie_cache_budget_has_a_default_and_a_ceiling() {
     assert!(refused.contains("replica.trie_cache_mib = 1000000000 is over 65536"), "{refused}");
 }
 
+#[test]
+fn the_execution_lead_is_bounded_and_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let lead = |v: Option<u64>| {
+        let mut config = configs(dir.path(), 4, 1_000).remove(0);
+        config.consensus.execution_lead = v;
+        super::core_config(&config, 30_000_000).map(|c| c.execution_lead_max).map_err(|e| e.to_string())
+    };
+    assert_eq!(lead(None).unwrap(), stele_consensus::limits::EXECUTION_LEAD_SEQS);
+    assert_eq!(lead(Some(1)).unwrap(), 1);
+    for bad in [0, 17] {
+        let refused = lead(Some(bad)).unwrap_err();
+        assert!(refused.contains("[consensus] execution_lead must be 1..=16"), "{refused}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_replicas_order_execute_and_certify_the_same_blocks() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,8 @@ use super::{Certificate, CryptoTr, Signature, SignerBitmap};
 use crate::types::ReplicaId;
 use blst::BLST_ERROR;
 use blst::min_pk::{AggregatePublicKey, AggregateSignature, PublicKey, SecretKey, Signature as BlsSig};
-use std::sync::Arc;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use thiserror::Error;
 
 /// Domain separation tag for consensus messages.
@@ -111,12 +112,51 @@ pub struct BlsCrypto {
     id: ReplicaId,
     secret: Arc<BlsKeyPair>,
     keys: Arc<BlsKeySet>,
+    verified: Arc<Mutex<VerifiedCertificates>>,
+}
+
+/// Certificates that verified lately, each remembered by everything its check depends on
+/// (cluster size, message, signers, signature), compared in full: a lookup can only answer
+/// "verified" for exactly what verified. Each costs a pairing check of a few milliseconds,
+/// and one certificate is checked more than once: by the collector that made it and again
+/// when it commits through it, or first by the shell's pre-check thread and then by the core.
+#[derive(Debug, Default)]
+struct VerifiedCertificates {
+    known: HashSet<Vec<u8>>,
+    order: VecDeque<Vec<u8>>,
+}
+
+/// Remembered verifications; the oldest are forgotten first (a few blocks' worth).
+const VERIFIED_CERTIFICATES_MAX: usize = 1_024;
+
+impl VerifiedCertificates {
+    fn key(n: usize, msg: &[u8], cert: &Certificate) -> Vec<u8> {
+        let mut key = Vec::with_capacity(8 + 4 + msg.len() + cert.signers.0.len() + 4 + cert.signature.0.len());
+        key.extend_from_slice(&(n as u64).to_le_bytes());
+        for part in [msg, &cert.signers.0, &cert.signature.0] {
+            // Length-prefixed, so that no two different triples make the same key.
+            key.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            key.extend_from_slice(part);
+        }
+        key
+    }
+
+    fn insert(&mut self, key: Vec<u8>) {
+        if self.known.insert(key.clone()) {
+            self.order.push_back(key);
+            while self.order.len() > VERIFIED_CERTIFICATES_MAX {
+                if let Some(old) = self.order.pop_front() {
+                    self.known.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 impl BlsCrypto {
     /// The instance of replica `id` holding `pair`, verifying against `keys`.
     pub fn new(id: ReplicaId, pair: Arc<BlsKeyPair>, keys: Arc<BlsKeySet>) -> Self {
-        Self { id, secret: pair, keys }
+        Self { id, secret: pair, keys, verified: Arc::default() }
     }
 
     /// A deterministic test cluster of `n` replicas (seeded key material; not for production).
@@ -165,7 +205,18 @@ impl CryptoTr for BlsCrypto {
         Some(Certificate { signers, signature: Signature(agg.to_signature().compress().to_vec()) })
     }
     fn verify_certificate(&self, n: usize, msg: &[u8], cert: &Certificate) -> bool {
-        self.keys.verify_certificate(n, msg, cert)
+        let key = VerifiedCertificates::key(n, msg, cert);
+        let lock = || self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lock().known.contains(&key) {
+            return true;
+        }
+        // Checked without the lock held: the shell's pre-check thread and the core verify
+        // different certificates at the same time.
+        let valid = self.keys.verify_certificate(n, msg, cert);
+        if valid {
+            lock().insert(key);
+        }
+        valid
     }
 }
 
@@ -187,6 +238,25 @@ mod tests {
         let mut lying = cert.clone();
         lying.signers.insert(ReplicaId::new(1));
         assert!(!cs[1].verify_certificate(4, b"block", &lying));
+    }
+
+    #[test]
+    fn a_remembered_verification_answers_only_for_the_same_certificate() {
+        let cs = BlsCrypto::test_cluster(4);
+        let sigs: Vec<_> = cs.iter().map(|c| c.sign(b"block")).collect();
+        let shares: Vec<_> = (0..4).map(|i| (ReplicaId::new(i as u16), &sigs[i])).collect();
+        let cert = cs[0].aggregate(4, &shares).unwrap();
+        assert!(cs[0].verify_certificate(4, b"block", &cert));
+        assert!(cs[0].verify_certificate(4, b"block", &cert), "the second check must agree");
+        let mut forged = cert.clone();
+        forged.signature.0[5] ^= 1;
+        assert!(!cs[0].verify_certificate(4, b"block", &forged));
+        assert!(!cs[0].verify_certificate(4, b"blocK", &cert));
+        let mut fewer = cert.clone();
+        fewer.signers = SignerBitmap::new(4);
+        fewer.signers.insert(ReplicaId::new(0));
+        assert!(!cs[0].verify_certificate(4, b"block", &fewer));
+        assert!(!cs[0].verify_certificate(5, b"block", &cert));
     }
 
     #[test]
