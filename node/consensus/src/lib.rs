@@ -30,8 +30,8 @@
 //! Contract: feed only valid transactions (`ClientTx` and gossiped `Message::Tx`): drop those
 //! already included in the chain (their nonce is used), or the censorship timer will complain
 //! about a transaction no primary can include again; feed inputs one at a time; perform outputs in order; acknowledge persists in
-//! order (every `Send`/`Broadcast` after a `Persist` is already held back by the core until
-//! the ack); execute in sequence order; on restart fold the persisted records into a
+//! order (a `Send`/`Broadcast` that depends on a `Persist` is already held back by the core
+//! until its ack); execute in sequence order; on restart fold the persisted records into a
 //! [`Durable`] and call [`Replica::restore`] with the chain's last executed sequence number.
 //!
 //! The simulator (`sim`) drives many replicas in one process under a seeded schedule and

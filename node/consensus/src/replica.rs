@@ -532,6 +532,20 @@ mod tests {
     }
 
     #[test]
+    fn a_gossiped_transaction_does_not_wait_for_a_pending_vote() {
+        let mut r = backup();
+        let out = r.handle(Tick::from_ms(1_000), pre_prepare(1_000));
+        assert!(out.iter().any(|o| matches!(o, Output::Persist { record: PersistRecord::Vote { .. }, .. })));
+        let tx = crate::message::Tx { payload: vec![1, 2, 3], gas: 21_000 };
+        let out = r.handle(Tick::from_ms(1_001), Input::ClientTx(tx));
+        assert!(
+            out.iter().any(|o| matches!(o.message(), Some(Message::Tx(_)))),
+            "gossip promises nothing and must not wait for the vote's persist"
+        );
+        assert_eq!(shares(&out), 0, "the vote share still waits for its persist");
+    }
+
+    #[test]
     fn restored_replica_never_votes_twice() {
         let mut r = backup();
         let out = r.handle(Tick::from_ms(1_000), pre_prepare(1_000));
