@@ -12,7 +12,8 @@ use stele_consensus::{crypto::CryptoTr, message::Message, Input, ReplicaId};
 
 use super::node::ReplicaNode;
 
-/// The sending side: messages with certificates go through the pre-check thread.
+/// The sending side: every consensus message from a peer goes through the pre-check thread,
+/// so messages reach the core in the order they arrived.
 #[derive(Debug, Clone)]
 pub(crate) struct Precheck {
     queue: mpsc::Sender<(ReplicaId, Message)>,
@@ -34,13 +35,10 @@ impl Precheck {
         Ok(Self { queue })
     }
 
-    /// Hands `msg` from `from` to the core, through the pre-check when it carries a
-    /// certificate. Only the order of messages with certificates among themselves is kept;
-    /// the core does not depend on the order of arrival.
+    /// Hands `msg` from `from` to the core through the pre-check (straight to the core if
+    /// the thread is gone: the core checks everything itself anyway).
     pub(crate) fn deliver(&self, node: &ReplicaNode, from: ReplicaId, msg: Message) {
-        if msg.certificate_claims().is_empty() {
-            node.to_core(Input::Message { from, msg });
-        } else if let Err(mpsc::SendError((from, msg))) = self.queue.send((from, msg)) {
+        if let Err(mpsc::SendError((from, msg))) = self.queue.send((from, msg)) {
             node.to_core(Input::Message { from, msg });
         }
     }
