@@ -112,25 +112,29 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
     let mut blocks = Vec::with_capacity(args.blocks);
     let head = db.read()?.head_header()?;
     let mut base_fee = head.base_fee_per_gas.unwrap_or(0);
+    let tx_gas: u64 = match args.workload {
+        Workload::Transfer => 21_000,
+        Workload::Erc20 => 60_000,
+    };
     for block in 0..args.blocks {
         let mut txs = Vec::with_capacity(args.block_txs);
         for (i, signer) in senders.iter().enumerate() {
             let to = receiver((block * args.block_txs + i) * 7919 % args.accounts);
             let (kind, value, input, gas_limit) = match args.workload {
-                Workload::Transfer => (TxKind::Call(to), U256::from(1u64), Bytes::new(), 21_000),
+                Workload::Transfer => (TxKind::Call(to), U256::from(1u64), Bytes::new(), tx_gas),
                 Workload::Erc20 => {
                     let mut data = Vec::with_capacity(68);
                     data.extend_from_slice(&keccak256("transfer(address,uint256)")[..4]);
                     data.extend_from_slice(B256::left_padding_from(to.as_slice()).as_slice());
                     data.extend_from_slice(&U256::from(1u64).to_be_bytes::<32>());
-                    (TxKind::Call(TOKEN), U256::ZERO, Bytes::from(data), 60_000)
+                    (TxKind::Call(TOKEN), U256::ZERO, Bytes::from(data), tx_gas)
                 }
             };
             let tx = TxEip1559 {
                 chain_id: spec.chain_id,
                 nonce: block as u64,
                 gas_limit,
-                // Generous: base fees rise while blocks are full.
+                // Generous: base fees rise while blocks are over half full.
                 max_fee_per_gas: u128::from(base_fee) * 4 + 1_000_000_000,
                 max_priority_fee_per_gas: 1,
                 to: kind,
@@ -142,7 +146,7 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
             txs.push(Recovered::new_unchecked(TxEnvelope::Eip1559(tx.into_signed(signature)), signer.address()));
         }
         blocks.push(txs);
-        base_fee = base_fee.saturating_mul(9) / 8 + 1;
+        base_fee = next_base_fee_at_most(base_fee, args.block_txs, tx_gas, head.gas_limit);
     }
     eprintln!("bench-exec: {} transactions signed in {:.1}s (not measured)", args.blocks * args.block_txs, started.elapsed().as_secs_f64());
 
@@ -222,4 +226,31 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("stele-bench-exec-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// The base fee the next block carries at most: EIP-1559's rule for a block that uses all its
+/// transactions' gas limits. (Assuming a full block every time made the fee caps of small
+/// blocks outgrow the senders' balances after ~130 blocks.)
+fn next_base_fee_at_most(base_fee: u64, block_txs: usize, tx_gas: u64, block_gas_limit: u64) -> u64 {
+    let gas_bound = (block_txs as u64).saturating_mul(tx_gas).min(block_gas_limit);
+    alloy_eips::calc_next_block_base_fee(gas_bound, block_gas_limit, base_fee, alloy_eips::eip1559::BaseFeeParams::ethereum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_base_fee_at_most;
+
+    #[test]
+    fn the_predicted_base_fee_rises_only_for_blocks_over_half_full() {
+        let gwei = 1_000_000_000;
+        // 1,000 ERC-20 transfers fill a 30M-gas block: +12.5 % a block, as EIP-1559 says.
+        assert_eq!(next_base_fee_at_most(8 * gwei, 1_000, 60_000, 30_000_000), 9 * gwei);
+        // 40 of them leave it far under its target: the fee falls, so 200 such blocks stay
+        // payable.
+        let mut fee = gwei;
+        for _ in 0..200 {
+            fee = next_base_fee_at_most(fee, 40, 60_000, 30_000_000);
+        }
+        assert!(fee < gwei / 100, "{fee}");
+    }
 }

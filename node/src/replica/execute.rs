@@ -64,8 +64,15 @@ impl Executed {
     }
 }
 
-/// Executes `proof` (sequence number = block number) on top of the head.
-pub(crate) fn execute_commit(db: &ChainDb, spec: &Arc<ChainSpec>, proof: &CommitProof) -> Result<Executed, ExecuteError> {
+/// Executes `proof` (sequence number = block number) on top of the head. `known_sender`
+/// answers for transactions whose sender this replica recovered itself already (its pool's,
+/// admitted through its own RPC), so their signatures are not recovered a second time.
+pub(crate) fn execute_commit(
+    db: &ChainDb,
+    spec: &Arc<ChainSpec>,
+    proof: &CommitProof,
+    known_sender: impl Fn(&B256) -> Option<Address>,
+) -> Result<Executed, ExecuteError> {
     let seq = proof.cert.seq.get();
     let (head, parent_timestamp) = {
         let tx = db.read()?;
@@ -81,7 +88,9 @@ pub(crate) fn execute_commit(db: &ChainDb, spec: &Arc<ChainSpec>, proof: &Commit
     }
     let timestamp = proof.proposal.timestamp_ms().map_or(parent_timestamp, |ms| (ms / 1_000).max(parent_timestamp));
     let (transactions, attempts): (Vec<_>, Vec<_>) =
-        nonce_ordered(proof.proposal.txs().iter().filter_map(|t| recover(&t.payload)).collect()).into_iter().unzip();
+        nonce_ordered(proof.proposal.txs().iter().filter_map(|t| recover(&t.payload, &known_sender)).collect())
+            .into_iter()
+            .unzip();
     let request = BlockRequest { timestamp, beneficiary: Address::ZERO, transactions, extra_data: Default::default() };
     let encoded = wire::encode(proof);
     let built = build_and_commit_with(db, spec, &request, |tx, _| tx.put::<CommitProofs>(&seq, &encoded))?;
@@ -129,11 +138,19 @@ pub(crate) fn payload(raw: &[u8], attempt: u8) -> Vec<u8> {
     p
 }
 
-/// Decodes and recovers one payload; `None` for bytes no honest client sends.
-pub(crate) fn recover(payload: &[u8]) -> Option<(Recovered<TxEnvelope>, u8)> {
+/// Decodes one payload and finds its sender: from `known_sender` when this replica has
+/// recovered it before, else from the signature. `None` for bytes no honest client sends.
+///
+/// Trusting `known_sender` by hash is sound: the hash is keccak over the whole signed
+/// transaction, so an entry found under it was recovered from these very bytes, and the
+/// entries come from this replica's own recovery, never from a peer's word.
+pub(crate) fn recover(payload: &[u8], known_sender: impl Fn(&B256) -> Option<Address>) -> Option<(Recovered<TxEnvelope>, u8)> {
     let (&attempt, raw) = payload.split_first()?;
     let envelope = decode_raw_transaction(raw).ok()?;
-    let signer = envelope.recover_signer().ok()?;
+    let signer = match known_sender(envelope.tx_hash()) {
+        Some(sender) => sender,
+        None => envelope.recover_signer().ok()?,
+    };
     Some((Recovered::new_unchecked(envelope, signer), attempt))
 }
 
@@ -189,8 +206,26 @@ mod tests {
 
     #[test]
     fn garbage_payloads_are_left_out() {
-        assert!(recover(&[0, 0xde, 0xad]).is_none());
-        assert!(recover(&[]).is_none());
-        assert!(recover(&[0]).is_none());
+        let unknown = |_: &B256| None;
+        assert!(recover(&[0, 0xde, 0xad], unknown).is_none());
+        assert!(recover(&[], unknown).is_none());
+        assert!(recover(&[0], unknown).is_none());
+    }
+
+    #[test]
+    fn a_sender_known_by_hash_is_used_and_others_are_recovered() {
+        let a = PrivateKeySigner::random();
+        let tx = signed(&a, 0);
+        let first = payload(&alloy_eips::eip2718::Encodable2718::encoded_2718(tx.inner()), 3);
+        let recovered = recover(&first, |_: &B256| None).unwrap();
+        assert_eq!((recovered.0.signer(), recovered.1), (a.address(), 3));
+        // A known sender is taken as it is, and only for the hash it was recorded under.
+        let elsewhere = Address::repeat_byte(7);
+        let hash = *tx.tx_hash();
+        let known = |h: &B256| (*h == hash).then_some(elsewhere);
+        assert_eq!(recover(&first, known).unwrap().0.signer(), elsewhere);
+        let other = signed(&a, 1);
+        let other_payload = payload(&alloy_eips::eip2718::Encodable2718::encoded_2718(other.inner()), 0);
+        assert_eq!(recover(&other_payload, known).unwrap().0.signer(), a.address());
     }
 }

@@ -250,7 +250,8 @@ fn execute_loop(proofs: mpsc::Receiver<Box<CommitProof>>, node: &ReplicaNode) {
     while let Ok(proof) = proofs.recv() {
         let seq = proof.cert.seq;
         let started = std::time::Instant::now();
-        match execute::execute_commit(&node.db, &node.spec, &proof) {
+        let pooled_sender = |hash: &alloy_primitives::B256| node.pool.get(hash).map(|t| t.sender);
+        match execute::execute_commit(&node.db, &node.spec, &proof, pooled_sender) {
             Ok(executed) => {
                 node.to_core(Input::Executed { seq, block_hash: Digest(executed.hash().0) });
                 if let execute::Executed::Built(built, dropped, retries) = executed {
