@@ -73,18 +73,20 @@ fn core_config(config: &ReplicaConfig, block_gas_limit: u64) -> anyhow::Result<C
         c.slow_path_timeout_ms = v;
     }
     if let Some(v) = o.execution_lead {
-        if v == 0 || v > stele_consensus::limits::PIPELINE_SEQS_MAX {
-            anyhow::bail!("[consensus] execution_lead must be 1..={}", stele_consensus::limits::PIPELINE_SEQS_MAX);
-        }
-        c.execution_lead_max = v;
+        c.execution_lead_max = one_to("execution_lead", v, stele_consensus::limits::PIPELINE_SEQS_MAX)?;
     }
     if let Some(v) = o.checkpoint_interval {
-        if v == 0 || v > stele_consensus::limits::CHECKPOINT_INTERVAL_SEQS {
-            anyhow::bail!("[consensus] checkpoint_interval must be 1..={}", stele_consensus::limits::CHECKPOINT_INTERVAL_SEQS);
-        }
-        c.checkpoint_interval_seqs = v;
+        c.checkpoint_interval_seqs = one_to("checkpoint_interval", v, stele_consensus::limits::CHECKPOINT_INTERVAL_SEQS)?;
     }
     Ok(c)
+}
+
+/// `value` of `[consensus] key` if it is in 1..=`max`, else the error that names the key.
+fn one_to(key: &str, value: u64, max: u64) -> anyhow::Result<u64> {
+    if value == 0 || value > max {
+        anyhow::bail!("[consensus] {key} must be 1..={max}");
+    }
+    Ok(value)
 }
 
 /// A replica's moving parts once started.
@@ -113,9 +115,9 @@ pub(crate) fn start(
     let crypto: Arc<dyn stele_consensus::crypto::CryptoTr> = Arc::new(crypto);
     let store = store::ConsensusStore::open(db.clone())?;
     let head = db.read()?.head_number()?.unwrap_or(0);
-    let core_config = core_config(config, spec.genesis.gas_limit)?;
-    let n = core_config.params.n();
-    let replica = Replica::restore(core_config, crypto.clone(), store.durable().clone(), SeqNum::new(head), shell::now_tick());
+    let consensus = core_config(config, spec.genesis.gas_limit)?;
+    let n = consensus.params.n();
+    let replica = Replica::restore(consensus, crypto.clone(), store.durable().clone(), SeqNum::new(head), shell::now_tick());
     #[cfg(not(feature = "byzantine"))]
     let _ = (options, &crypto);
 
