@@ -12,6 +12,7 @@ use crate::{
         post_state::{bundle_updates, state_root_of},
     },
     genesis::{init_genesis, GenesisError},
+    state::{StateAt, StateReader},
     trie::TrieError,
 };
 use alloy_consensus::{
@@ -208,7 +209,8 @@ pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelop
         ommers: &block.body.ommers,
         withdrawals: block.body.withdrawals.as_ref().map(|w| w.as_slice()),
     };
-    let executed = execute_block(&tx, spec, &input, &recovered, InvalidTxPolicy::Reject)?;
+    let state = StateReader::new(&tx, StateAt::Head);
+    let executed = execute_block(state, spec, &input, &recovered, InvalidTxPolicy::Reject)?;
 
     check(number, "transactionsRoot", header.transactions_root, calculate_transaction_root(&block.body.transactions))?;
     check(number, "sha3Uncles", header.ommers_hash, calculate_ommers_root(&block.body.ommers))?;
@@ -223,7 +225,7 @@ pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelop
     if header.requests_hash.is_some() {
         check(number, "requestsHash", header.requests_hash, Some(executed.requests.requests_hash()))?;
     }
-    let updates = bundle_updates(&tx, &executed.bundle)?;
+    let updates = bundle_updates(&state, &executed.bundle)?;
     let trie = state_root_of(&tx, tx.state_root_key(parent.number, parent.state_root)?, &updates, number)?;
     check(number, "stateRoot", header.state_root, trie.root.hash)?;
     let computed = Header {

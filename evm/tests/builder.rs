@@ -12,6 +12,7 @@ use stele_evm::{
     db::check::check_consistency,
     executor::{
         build_and_commit, build_block,
+        BlockPipeline,
         call::{call, estimate_gas, CallContext, CallError, CALL_GAS_CAP_DEFAULT},
         BlockRequest,
     },
@@ -253,4 +254,73 @@ fn storage_at_every_past_block() {
     }
     assert_eq!(StateReader::new(&tx, StateAt::Head).storage(contract, slot).unwrap(), U256::ZERO);
     check_consistency(&tx).unwrap();
+}
+
+/// Runtime: stores BLOCKHASH(NUMBER - 1) in slot 0, so a block's state depends on its
+/// parent's hash.
+fn parent_hash_recorder_initcode() -> Bytes {
+    let runtime = [0x60, 0x01, 0x43, 0x03, 0x40, 0x60, 0x00, 0x55, 0x00]; // PUSH1 1 NUMBER SUB BLOCKHASH PUSH1 0 SSTORE STOP
+    let mut init = vec![0x60, runtime.len() as u8, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, runtime.len() as u8, 0x60, 0x00, 0xf3];
+    init.extend(runtime);
+    Bytes::from(init)
+}
+
+#[test]
+fn the_pipeline_builds_the_same_chain_as_one_block_at_a_time() {
+    let (alice, bob, carol) = (signer(0), signer(1), signer(2));
+    let store = alice.address().create(0);
+    let recorder = alice.address().create(1);
+    let word = |value: u64| Bytes::from(U256::from(value).to_be_bytes::<32>().to_vec());
+    // Each block reads what the one before it wrote, which in the pipeline is still being
+    // committed: nonces and balances, code deployed one block earlier, a slot written and
+    // then cleared, the parent's hash.
+    let blocks = vec![
+        vec![
+            eip1559(&alice, 0, TxKind::Create, 0, store_contract_initcode(), 200_000),
+            eip1559(&alice, 1, TxKind::Create, 0, parent_hash_recorder_initcode(), 200_000),
+            eip1559(&bob, 0, TxKind::Call(carol.address()), 5_000, Bytes::new(), 21_000),
+        ],
+        vec![
+            eip1559(&alice, 2, TxKind::Call(store), 0, word(77), 100_000),
+            eip1559(&carol, 0, TxKind::Call(recorder), 0, Bytes::new(), 100_000),
+            eip1559(&bob, 1, TxKind::Call(alice.address()), 1, Bytes::new(), 21_000),
+        ],
+        vec![
+            eip1559(&alice, 3, TxKind::Call(store), 0, word(0), 100_000),
+            eip1559(&carol, 1, TxKind::Call(recorder), 0, Bytes::new(), 100_000),
+        ],
+        vec![
+            eip1559(&alice, 4, TxKind::Call(store), 0, word(9), 100_000),
+            eip1559(&carol, 2, TxKind::Call(recorder), 0, Bytes::new(), 100_000),
+            eip1559(&bob, 2, TxKind::Call(carol.address()), 7, Bytes::new(), 21_000),
+        ],
+    ];
+    let (_serial_dir, serial_db, spec) = fresh();
+    let serial: Vec<_> = blocks.iter().map(|txs| build_and_commit(&serial_db, &spec, &request(txs.clone())).unwrap()).collect();
+
+    let (_dir, db, _) = fresh();
+    let mut pipeline = BlockPipeline::new(db.clone(), spec.clone());
+    let mut landed = Vec::new();
+    for txs in &blocks {
+        landed.extend(pipeline.push(&request(txs.clone())).unwrap());
+    }
+    landed.extend(pipeline.finish().unwrap());
+    assert!(pipeline.finish().unwrap().is_none(), "nothing is left in flight");
+
+    assert_eq!(landed.len(), blocks.len());
+    for (built, committed) in serial.iter().zip(&landed) {
+        let number = built.header.number;
+        assert!(built.skipped.is_empty() && committed.block.skipped.is_empty(), "block {number} left transactions out");
+        assert_eq!(committed.block.hash, built.hash, "block {number}");
+        assert!(committed.timings.commit >= committed.timings.flush);
+    }
+    let tx = db.read().unwrap();
+    assert_eq!(check_consistency(&tx).unwrap().head, blocks.len() as u64);
+    let slot = alloy_primitives::B256::ZERO;
+    let at = |block: u64, contract| StateReader::new(&tx, StateAt::Block(block)).storage(contract, slot).unwrap();
+    assert_eq!([at(2, store), at(3, store), at(4, store)], [U256::from(77), U256::ZERO, U256::from(9)]);
+    for block in 2..=4 {
+        let parent = tx.block_hash(block - 1).unwrap().unwrap();
+        assert_eq!(at(block, recorder), U256::from_be_bytes(parent.0), "the recorder saw block {}'s hash", block - 1);
+    }
 }

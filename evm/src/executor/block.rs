@@ -8,7 +8,7 @@ use super::post_state::{bundle_updates, state_root_of};
 use crate::{
     chainspec::ChainSpec,
     db::{DbError, DbTx},
-    state::{StateAt, StateReader},
+    state::StateReader,
     trie::TrieError,
 };
 use alloy_consensus::{
@@ -107,9 +107,9 @@ fn is_transaction_fault(err: &BlockExecutionError) -> bool {
 }
 
 /// Executes `transactions` as the block described by `input`, on top of the head state
-/// read through `tx`. Nothing is written.
+/// read through `reader`. Nothing is written.
 pub fn execute_block<K: TransactionKind>(
-    tx: &DbTx<K>,
+    reader: StateReader<'_, K>,
     spec: &Arc<ChainSpec>,
     input: &BlockEnvInput<'_>,
     transactions: &[Recovered<&TxEnvelope>],
@@ -121,14 +121,13 @@ where
 {
     let header = input.header;
     let number = header.number;
-    let reader = StateReader::new(tx, StateAt::Head);
     let mut state = State::builder().with_database_ref(reader).with_bundle_update().build();
     let env = EvmEnv::for_eth_block(header, &**spec, spec.chain_id, spec.blob_params_at(header.timestamp));
     let factory = EthBlockExecutorFactory::new(AlloyReceiptBuilder::default(), spec.clone(), EthEvmFactory::default());
     // Before Byzantium a receipt carries the state root after its transaction instead of
     // a status, so the root is computed after every transaction.
     let intermediate_roots = !spec.is_byzantium_active_at_block(number);
-    let prior_root = if intermediate_roots { Some(crate::db::head_state_root(tx)?) } else { None };
+    let prior_root = if intermediate_roots { Some(reader.head_state_root()?) } else { None };
     let mut included = Vec::with_capacity(transactions.len());
     let mut skipped = Vec::new();
     let mut roots = Vec::new();
@@ -166,8 +165,8 @@ where
             if let Some(prior_root) = prior_root {
                 let db = executor.evm_mut().db_mut();
                 db.merge_transitions(BundleRetention::Reverts);
-                let updates = bundle_updates(tx, &db.bundle_state)?;
-                roots.push(state_root_of(tx, prior_root, &updates, number)?.root.hash);
+                let updates = bundle_updates(&reader, &db.bundle_state)?;
+                roots.push(state_root_of(&reader, prior_root, &updates, number)?.root.hash);
             }
         }
         let (_evm, result) = executor.finish().map_err(|e| fail(format!("post-execution: {e}")))?;

@@ -12,6 +12,7 @@ use super::{
 use crate::{
     chainspec::ChainSpec,
     db::{ChainDb, DbError, DbTx},
+    state::{StateAt, StateReader},
     trie::StateRootOutput,
 };
 use alloy_consensus::{
@@ -64,6 +65,9 @@ pub enum BuildError {
     /// The trie failed.
     #[error(transparent)]
     Trie(#[from] crate::trie::TrieError),
+    /// The thread that commits blocks in the pipeline failed.
+    #[error("the block commit thread: {0}")]
+    CommitThread(String),
 }
 
 /// A sealed block with everything needed to persist it.
@@ -143,10 +147,23 @@ where
     // The state root is computed on every core.
     DbTx<K>: Sync,
 {
+    build_block_on(StateReader::new(tx, StateAt::Head), spec, request)
+}
+
+/// Builds the child of the head block that `state` reads (which may be a block not yet
+/// committed, [`StateReader::head_over`]). Nothing is written.
+pub fn build_block_on<K: TransactionKind>(
+    state: StateReader<'_, K>,
+    spec: &Arc<ChainSpec>,
+    request: &BlockRequest,
+) -> Result<BuiltBlock, BuildError>
+where
+    DbTx<K>: Sync,
+{
     if request.extra_data.len() > 32 {
         return Err(BuildError::ExtraDataTooLong(request.extra_data.len()));
     }
-    let parent = tx.head_header()?;
+    let parent = state.head_header()?;
     if request.timestamp < parent.timestamp {
         return Err(BuildError::TimestampBeforeParent { timestamp: request.timestamp, parent: parent.timestamp });
     }
@@ -167,7 +184,7 @@ where
     let withdrawals = header.withdrawals_root.map(|_| Withdrawals::default());
     let input = BlockEnvInput { header: &header, ommers: &[], withdrawals: withdrawals.as_ref().map(|w| w.as_slice()) };
     let started = std::time::Instant::now();
-    let executed = execute_block(tx, spec, &input, &candidates, InvalidTxPolicy::Skip)?;
+    let executed = execute_block(state, spec, &input, &candidates, InvalidTxPolicy::Skip)?;
     let execute = started.elapsed();
     skipped.extend(executed.skipped.iter().map(|(i, reason)| (candidate_index[*i], reason.clone())));
     skipped.sort();
@@ -178,8 +195,8 @@ where
     let senders = included.iter().map(|r| r.signer()).collect();
 
     let started = std::time::Instant::now();
-    let updates = bundle_updates(tx, &executed.bundle)?;
-    let trie = state_root_of(tx, tx.state_root_key(parent.number, parent.state_root)?, &updates, header.number)?;
+    let updates = bundle_updates(&state, &executed.bundle)?;
+    let trie = state_root_of(&state, state.head_state_root()?, &updates, header.number)?;
     let state_root = started.elapsed();
     header.state_root = trie.root.hash;
     header.transactions_root = calculate_transaction_root(&transactions);
@@ -227,6 +244,20 @@ pub fn build_and_commit_with(
         let snapshot = db.read()?;
         build_block(&snapshot, spec, request)?
     };
+    let (commit, flush) = commit_built(db, &built, also)?;
+    built.timings.commit = commit;
+    built.timings.flush = flush;
+    Ok(built)
+}
+
+/// Writes `built` and the caller's rows in one write transaction and commits it; the
+/// database's head must be `built`'s parent. Returns the time the whole write took and the
+/// part of it spent in MDBX's commit (the flush).
+pub(crate) fn commit_built(
+    db: &ChainDb,
+    built: &BuiltBlock,
+    also: impl FnOnce(&crate::db::WriteTx, &BuiltBlock) -> Result<(), DbError>,
+) -> Result<(std::time::Duration, std::time::Duration), BuildError> {
     let tx = db.write()?;
     if tx.head_number()? != Some(built.header.number - 1) {
         return Err(BuildError::Db(DbError::Inconsistent(format!(
@@ -247,10 +278,8 @@ pub fn build_and_commit_with(
             trie: &built.trie,
         },
     )?;
-    also(&tx, &built)?;
+    also(&tx, built)?;
     let flushing = std::time::Instant::now();
     tx.commit()?;
-    built.timings.flush = flushing.elapsed();
-    built.timings.commit = started.elapsed();
-    Ok(built)
+    Ok((started.elapsed(), flushing.elapsed()))
 }

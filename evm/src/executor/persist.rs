@@ -7,8 +7,7 @@ use crate::{
         chain::stored_header,
         codec::Rlp,
         models::{
-            AccountBefore, AddressBlock, BlockAddress, BlockStorageKey, StorageKey,
-            StoredAccount, StoredCode, TxIndex, TxLocation, WordBlock,
+            AccountBefore, AddressBlock, BlockAddress, BlockStorageKey, StorageKey, StoredCode, TxIndex, TxLocation, WordBlock,
         },
         tables::{
             AccountChangeSets, AccountHistory, Accounts, Bodies, Bytecodes, CanonicalHashes,
@@ -17,8 +16,9 @@ use crate::{
         },
         DbError, WriteTx,
     },
-    trie::{NodeKey, StateRootOutput, EMPTY_ROOT},
+    trie::{NodeKey, StateRootOutput},
 };
+use super::pending::stored_account;
 use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
@@ -125,15 +125,7 @@ fn write_state(tx: &WriteTx, number: u64, bundle: &BundleState, trie: &StateRoot
 
         match &account.info {
             None => tx.delete::<Accounts>(&address)?,
-            Some(info) => {
-                let storage_root = trie.storage_roots.get(&address).copied().unwrap_or(EMPTY_ROOT);
-                let stored = StoredAccount {
-                    storage_root: storage_root.hash,
-                    storage_root_block: storage_root.block,
-                    ..StoredAccount::from_info(info)
-                };
-                tx.put::<Accounts>(&address, &stored)?;
-            }
+            Some(info) => tx.put::<Accounts>(&address, &stored_account(address, info, trie))?,
         }
     }
     Ok(())

@@ -1,22 +1,23 @@
 //! From revm's bundle (what a block changed) to trie updates and a new state root.
 
 use crate::{
-    db::{tables::Accounts, DbError, DbTx},
-    trie::{compute_state_root, AccountUpdate, NodeKey, StateRootOutput, TrieError, EMPTY_ROOT},
+    db::DbError,
+    state::StateReader,
+    trie::{compute_state_root, AccountUpdate, NodeKey, NodeSource, StateRootOutput, TrieError, EMPTY_ROOT},
 };
 use alloy_primitives::B256;
 use revm::database::BundleState;
 use signet_libmdbx::TransactionKind;
 
 /// The account updates of a bundle, in address order, with each account's storage root
-/// before the block read from the plain state.
-pub fn bundle_updates<K: TransactionKind>(tx: &DbTx<K>, bundle: &BundleState) -> Result<Vec<AccountUpdate>, DbError> {
+/// before the block read from the state the block was executed on.
+pub fn bundle_updates<K: TransactionKind>(state: &StateReader<'_, K>, bundle: &BundleState) -> Result<Vec<AccountUpdate>, DbError> {
     let mut addresses: Vec<_> = bundle.state.keys().copied().collect();
     addresses.sort_unstable();
     let mut updates = Vec::with_capacity(addresses.len());
     for address in addresses {
         let Some(account) = bundle.state.get(&address) else { continue };
-        let prior_storage_root = tx.get::<Accounts>(&address)?.map_or(EMPTY_ROOT, |a| a.storage_root_key());
+        let prior_storage_root = state.account(address)?.map_or(EMPTY_ROOT, |a| a.storage_root_key());
         let wipe_storage = account.status.was_destroyed();
         let mut storage: Vec<_> = account
             .storage
@@ -37,14 +38,11 @@ pub fn bundle_updates<K: TransactionKind>(tx: &DbTx<K>, bundle: &BundleState) ->
 }
 
 /// The state root of `block` after `updates`, starting from `prior_root`.
-pub fn state_root_of<K: TransactionKind>(
-    tx: &DbTx<K>,
+pub fn state_root_of<S: NodeSource + Sync>(
+    nodes: &S,
     prior_root: NodeKey,
     updates: &[AccountUpdate],
     block: u64,
-) -> Result<StateRootOutput, TrieError>
-where
-    DbTx<K>: Sync,
-{
-    compute_state_root(tx, prior_root, updates, block)
+) -> Result<StateRootOutput, TrieError> {
+    compute_state_root(nodes, prior_root, updates, block)
 }

@@ -1,7 +1,9 @@
 //! `stele bench-exec`: the execution benchmark. Builds a chain whose genesis funds N
 //! accounts (native balance and an ERC-20 balance each), then executes, state-roots and
 //! commits blocks of pre-signed transfers through the same block builder the node uses,
-//! and reports tx/s, Mgas/s and where each block's time went. Single-threaded execution.
+//! and reports tx/s, Mgas/s and where each block's time went. Single-threaded execution;
+//! by default each block commits while the next one executes (`BlockPipeline`), and
+//! `--serial` does one block at a time.
 
 use alloy_consensus::{transaction::Recovered, SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_genesis::{Genesis, GenesisAccount};
@@ -11,8 +13,10 @@ use alloy_signer_local::PrivateKeySigner;
 use anyhow::Context;
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Instant};
 use stele_evm::{
-    executor::{build_and_commit, BlockRequest},
+    db::PageStats,
+    executor::{build_and_commit, BlockPipeline, BlockRequest, BuildTimings, BuiltBlock},
     genesis::init_genesis,
+    trie::cache::NodeCacheStats,
     ChainDb, ChainSpec,
 };
 
@@ -51,6 +55,10 @@ pub(crate) struct BenchExecArgs {
     /// Budget of the in-memory trie node cache, MiB (0 turns it off, for comparison).
     #[arg(long, default_value_t = stele_evm::trie::cache::DEFAULT_NODE_CACHE_BYTES >> 20)]
     node_cache_mib: u64,
+    /// Build, root and commit each block before starting the next, instead of committing
+    /// each block while the next executes (the block pipeline).
+    #[arg(long)]
+    serial: bool,
 }
 
 /// A funded account that only receives: an address from a counter, no key needed.
@@ -150,34 +158,100 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
     }
     eprintln!("bench-exec: {} transactions signed in {:.1}s (not measured)", args.blocks * args.block_txs, started.elapsed().as_secs_f64());
 
-    let mut totals = (0f64, 0f64, 0f64, 0f64, 0f64);
-    let mut gas = 0u64;
-    let mut txs_done = 0usize;
-    let mut root_ms = Vec::new();
-    let (mut pages_total, mut node_reads_total, mut node_misses_total) = (0u64, 0u64, 0u64);
-    let page_bytes = db.page_stats()?.page_bytes;
-    for (timestamp, (number, transactions)) in (head.timestamp + 1..).zip(blocks.into_iter().enumerate()) {
-        let request = BlockRequest { timestamp, beneficiary: Address::ZERO, transactions, extra_data: Bytes::new() };
-        let (pages_before, cache_before) = (db.page_stats()?, db.node_cache_stats());
-        let started = Instant::now();
-        let built = build_and_commit(&db, &spec, &request)?;
-        let wall = started.elapsed().as_secs_f64();
+    let mut tally = Tally::new(&db)?;
+    let requests = (head.timestamp + 1..)
+        .zip(blocks)
+        .map(|(timestamp, transactions)| BlockRequest { timestamp, beneficiary: Address::ZERO, transactions, extra_data: Bytes::new() });
+    if args.serial {
+        for request in requests {
+            let built = build_and_commit(&db, &spec, &request)?;
+            let timings = built.timings;
+            tally.record(&db, &built, timings)?;
+        }
+    } else {
+        let mut pipeline = BlockPipeline::new(db.clone(), spec.clone());
+        for request in requests {
+            if let Some(landed) = pipeline.push(&request)? {
+                tally.record(&db, &landed.block, landed.timings)?;
+            }
+        }
+        if let Some(landed) = pipeline.finish()? {
+            tally.record(&db, &landed.block, landed.timings)?;
+        }
+    }
+    tally.report(&args);
+    if args.datadir.is_none() {
+        let _ = std::fs::remove_dir_all(&datadir);
+    }
+    Ok(())
+}
+
+/// Per-block figures, summed over the run. A block's "wall" time is the time since the
+/// previous block landed: with the pipeline, execution of one block and the commit of the
+/// one before it share that interval.
+struct Tally {
+    since: Instant,
+    pages_before: PageStats,
+    cache_before: NodeCacheStats,
+    page_bytes: u64,
+    blocks: usize,
+    wall: f64,
+    execute: f64,
+    state_root: f64,
+    commit: f64,
+    flush: f64,
+    root_ms: Vec<f64>,
+    gas: u64,
+    txs: usize,
+    pages: u64,
+    node_reads: u64,
+    node_misses: u64,
+}
+
+impl Tally {
+    fn new(db: &ChainDb) -> anyhow::Result<Self> {
+        let pages_before = db.page_stats()?;
+        Ok(Self {
+            since: Instant::now(),
+            pages_before,
+            cache_before: db.node_cache_stats(),
+            page_bytes: pages_before.page_bytes,
+            blocks: 0,
+            wall: 0.0,
+            execute: 0.0,
+            state_root: 0.0,
+            commit: 0.0,
+            flush: 0.0,
+            root_ms: Vec::new(),
+            gas: 0,
+            txs: 0,
+            pages: 0,
+            node_reads: 0,
+            node_misses: 0,
+        })
+    }
+
+    /// Counts a block that has just landed, and prints its line.
+    fn record(&mut self, db: &ChainDb, built: &BuiltBlock, t: BuildTimings) -> anyhow::Result<()> {
+        let wall = self.since.elapsed().as_secs_f64();
+        self.since = Instant::now();
         let (pages_after, cache_after) = (db.page_stats()?, db.node_cache_stats());
-        let pages = pages_after.dirtied_since(&pages_before);
-        pages_total += pages;
-        let (hits, misses) = (cache_after.hits - cache_before.hits, cache_after.misses - cache_before.misses);
-        node_reads_total += hits + misses;
-        node_misses_total += misses;
-        anyhow::ensure!(built.skipped.is_empty(), "block {} left out transactions: {:?}", number + 1, &built.skipped[..built.skipped.len().min(3)]);
-        let t = built.timings;
-        totals.0 += wall;
-        totals.1 += t.execute.as_secs_f64();
-        totals.2 += t.state_root.as_secs_f64();
-        totals.3 += t.commit.as_secs_f64();
-        totals.4 += t.flush.as_secs_f64();
-        root_ms.push(t.state_root.as_secs_f64() * 1e3);
-        gas += built.header.gas_used;
-        txs_done += built.body.transactions.len();
+        let pages = pages_after.dirtied_since(&self.pages_before);
+        let (hits, misses) = (cache_after.hits - self.cache_before.hits, cache_after.misses - self.cache_before.misses);
+        (self.pages_before, self.cache_before) = (pages_after, cache_after);
+        anyhow::ensure!(built.skipped.is_empty(), "block {} left out transactions: {:?}", built.header.number, &built.skipped[..built.skipped.len().min(3)]);
+        self.blocks += 1;
+        self.wall += wall;
+        self.execute += t.execute.as_secs_f64();
+        self.state_root += t.state_root.as_secs_f64();
+        self.commit += t.commit.as_secs_f64();
+        self.flush += t.flush.as_secs_f64();
+        self.root_ms.push(t.state_root.as_secs_f64() * 1e3);
+        self.gas += built.header.gas_used;
+        self.txs += built.body.transactions.len();
+        self.pages += pages;
+        self.node_reads += hits + misses;
+        self.node_misses += misses;
         eprintln!(
             "block {:>4}: {} txs, {:.1} Mgas, {:.1} ms (execute {:.1}, state root {:.1}, commit {:.1} of which flush {:.1}); {} pages written ({:.1} MiB), trie nodes read {} ({} not cached)",
             built.header.number,
@@ -189,37 +263,39 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
             t.commit.as_secs_f64() * 1e3,
             t.flush.as_secs_f64() * 1e3,
             pages,
-            (pages * page_bytes) as f64 / f64::from(1u32 << 20),
+            (pages * self.page_bytes) as f64 / f64::from(1u32 << 20),
             hits + misses,
             misses
         );
+        Ok(())
     }
-    root_ms.sort_by(f64::total_cmp);
-    let p50 = root_ms[root_ms.len() / 2];
-    let max = root_ms[root_ms.len() - 1];
-    println!(
-        "workload={:?} accounts={} blocks={} block_txs={}: {:.0} tx/s, {:.1} Mgas/s; per block: execute {:.1} ms, state root {:.1} ms (p50 {:.1}, max {:.1}), commit {:.1} ms (flush {:.1} ms); {:.0} pages written ({:.1} MiB), {:.0} trie nodes read ({:.0} not cached)",
-        args.workload,
-        args.accounts,
-        args.blocks,
-        args.block_txs,
-        txs_done as f64 / totals.0,
-        gas as f64 / 1e6 / totals.0,
-        totals.1 * 1e3 / args.blocks as f64,
-        totals.2 * 1e3 / args.blocks as f64,
-        p50,
-        max,
-        totals.3 * 1e3 / args.blocks as f64,
-        totals.4 * 1e3 / args.blocks as f64,
-        pages_total as f64 / args.blocks as f64,
-        (pages_total * page_bytes) as f64 / f64::from(1u32 << 20) / args.blocks as f64,
-        node_reads_total as f64 / args.blocks as f64,
-        node_misses_total as f64 / args.blocks as f64
-    );
-    if args.datadir.is_none() {
-        let _ = std::fs::remove_dir_all(&datadir);
+
+    fn report(mut self, args: &BenchExecArgs) {
+        self.root_ms.sort_by(f64::total_cmp);
+        let p50 = self.root_ms[self.root_ms.len() / 2];
+        let max = self.root_ms[self.root_ms.len() - 1];
+        let per_block = |total: f64| total * 1e3 / self.blocks as f64;
+        println!(
+            "workload={:?} accounts={} blocks={} block_txs={} {}: {:.0} tx/s, {:.1} Mgas/s; per block: execute {:.1} ms, state root {:.1} ms (p50 {:.1}, max {:.1}), commit {:.1} ms (flush {:.1} ms); {:.0} pages written ({:.1} MiB), {:.0} trie nodes read ({:.0} not cached)",
+            args.workload,
+            args.accounts,
+            self.blocks,
+            args.block_txs,
+            if args.serial { "serial" } else { "pipelined" },
+            self.txs as f64 / self.wall,
+            self.gas as f64 / 1e6 / self.wall,
+            per_block(self.execute),
+            per_block(self.state_root),
+            p50,
+            max,
+            per_block(self.commit),
+            per_block(self.flush),
+            self.pages as f64 / self.blocks as f64,
+            (self.pages * self.page_bytes) as f64 / f64::from(1u32 << 20) / self.blocks as f64,
+            self.node_reads as f64 / self.blocks as f64,
+            self.node_misses as f64 / self.blocks as f64
+        );
     }
-    Ok(())
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
