@@ -12,7 +12,8 @@ use stele_evm::{
     db::check::check_consistency,
     executor::{
         build_and_commit, build_block,
-        BlockPipeline,
+        persist::{persist_block, BlockToPersist},
+        BlockPipeline, BuildError,
         call::{call, estimate_gas, CallContext, CallError, CALL_GAS_CAP_DEFAULT},
         BlockRequest,
     },
@@ -323,4 +324,43 @@ fn the_pipeline_builds_the_same_chain_as_one_block_at_a_time() {
         let parent = tx.block_hash(block - 1).unwrap().unwrap();
         assert_eq!(at(block, recorder), U256::from_be_bytes(parent.0), "the recorder saw block {}'s hash", block - 1);
     }
+}
+
+#[test]
+fn a_pipelined_commit_that_finds_the_head_moved_fails_and_changes_nothing() {
+    let (alice, bob) = (signer(0), signer(1));
+    let (_dir, db, spec) = fresh();
+    let rival = build_block(&db.read().unwrap(), &spec, &request(vec![eip1559(&bob, 0, TxKind::Call(alice.address()), 1, Bytes::new(), 21_000)])).unwrap();
+    // Another writer holds the write transaction, so the pipeline's commit of its block 1
+    // waits, and finds block 1 already there when its turn comes.
+    let writer = db.write().unwrap();
+    let mut pipeline = BlockPipeline::new(db.clone(), spec.clone());
+    assert!(pipeline.push(&request(vec![eip1559(&alice, 0, TxKind::Call(bob.address()), 1, Bytes::new(), 21_000)])).unwrap().is_none());
+    persist_block(
+        &writer,
+        &BlockToPersist {
+            header: &rival.header,
+            hash: rival.hash,
+            body: &rival.body,
+            senders: &rival.senders,
+            receipts: &rival.receipts,
+            bundle: &rival.bundle,
+            trie: &rival.trie,
+        },
+    )
+    .unwrap();
+    writer.commit().unwrap();
+
+    let err = pipeline.finish().unwrap_err();
+    assert!(matches!(&err, BuildError::Db(_)) && err.to_string().contains("the head moved"), "{err}");
+    let tx = db.read().unwrap();
+    assert_eq!(check_consistency(&tx).unwrap().head, 1);
+    assert_eq!(tx.block_hash(1).unwrap(), Some(rival.hash), "the other writer's block stays");
+    drop(tx);
+    // The pipeline goes on from the database's head.
+    let next = eip1559(&alice, 0, TxKind::Call(bob.address()), 1, Bytes::new(), 21_000);
+    assert!(pipeline.push(&request(vec![next])).unwrap().is_none());
+    let landed = pipeline.finish().unwrap().expect("block 2 landed");
+    assert_eq!((landed.block.header.number, landed.block.header.parent_hash), (2, rival.hash));
+    assert!(landed.block.skipped.is_empty());
 }
