@@ -5,10 +5,11 @@
 
 use crate::{
     chainspec::ChainSpec,
-    db::{ChainDb, DbError},
+    db::{ChainDb, DbError, DbTx},
     executor::{
         block::{execute_block, BlockEnvInput, ExecuteError, InvalidTxPolicy},
-        persist::{persist_block, BlockToPersist},
+        builder::{commit_built, BuildError, BuildTimings, BuiltBlock},
+        pipeline::BlockPipeline,
         post_state::{bundle_updates, state_root_of},
     },
     genesis::{init_genesis, GenesisError},
@@ -22,6 +23,7 @@ use alloy_consensus::{
 };
 use alloy_primitives::{Bloom, B256};
 use alloy_rlp::Decodable;
+use signet_libmdbx::TransactionKind;
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -82,6 +84,20 @@ pub enum ImportError {
     /// The trie failed.
     #[error(transparent)]
     Trie(#[from] TrieError),
+    /// Committing the block failed (the head moved, or the commit thread failed).
+    #[error(transparent)]
+    Commit(BuildError),
+}
+
+impl From<BuildError> for ImportError {
+    fn from(err: BuildError) -> Self {
+        match err {
+            BuildError::Db(err) => Self::Db(err),
+            BuildError::Execute(err) => Self::Execute(err),
+            BuildError::Trie(err) => Self::Trie(err),
+            other => Self::Commit(other),
+        }
+    }
 }
 
 /// How an import went.
@@ -142,6 +158,8 @@ fn check<T: PartialEq + std::fmt::Debug>(block: u64, field: &'static str, expect
 
 /// Imports `bytes` (a chain file) into `db`, writing the genesis first if the database is
 /// empty. Blocks already present are checked by hash and skipped, so a second run resumes.
+/// Each block is verified while the one before it commits ([`BlockPipeline`]); a block that
+/// fails leaves the database at the block before it.
 pub fn import_chain(
     db: &ChainDb,
     spec: &Arc<ChainSpec>,
@@ -154,14 +172,28 @@ pub fn import_chain(
     let started = Instant::now();
     let mut last_report = started;
     let mut summary = ImportSummary::default();
+    let head = db.read()?.head_number()?.unwrap_or(0);
+    let mut pipeline = BlockPipeline::new(db.clone(), spec.clone());
     for block in &blocks {
-        let hash = import_block(db, spec, block, &mut summary)?;
-        summary.head_number = block.header.number;
-        summary.head_hash = hash;
-        if last_report.elapsed() >= Duration::from_secs(1) && block.header.number != last {
-            last_report = Instant::now();
-            on_progress(&ImportProgress { block: block.header.number, last, imported: summary.imported, elapsed: started.elapsed() });
+        let number = block.header.number;
+        if number <= head {
+            let hash = block.header.hash_slow();
+            let stored = db.read()?.block_hash(number)?.unwrap_or_default();
+            check(number, "hash (block already in the database)", stored, hash)?;
+            summary.already_present += 1;
+            (summary.head_number, summary.head_hash) = (number, hash);
+            continue;
         }
+        if let Some(landed) = pipeline.push_with(|state| verify_block(state, spec, block))? {
+            summary.count(&landed.block);
+        }
+        if last_report.elapsed() >= Duration::from_secs(1) && summary.head_number != last {
+            last_report = Instant::now();
+            on_progress(&ImportProgress { block: summary.head_number, last, imported: summary.imported, elapsed: started.elapsed() });
+        }
+    }
+    if let Some(landed) = pipeline.finish()? {
+        summary.count(&landed.block);
     }
     if !blocks.is_empty() {
         on_progress(&ImportProgress { block: summary.head_number, last, imported: summary.imported, elapsed: started.elapsed() });
@@ -176,24 +208,56 @@ pub fn import_chain(
     Ok(summary)
 }
 
+impl ImportSummary {
+    /// Counts a block this run committed, which is now the head.
+    fn count(&mut self, block: &BuiltBlock) {
+        self.imported += 1;
+        self.transactions += block.body.transactions.len() as u64;
+        self.gas += block.header.gas_used;
+        (self.head_number, self.head_hash) = (block.header.number, block.hash);
+    }
+}
+
 /// Executes, verifies and commits one block on top of the head (state transfer uses this
 /// for blocks fetched from peers). Returns its hash.
 pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelope>, summary: &mut ImportSummary) -> Result<B256, ImportError> {
+    let number = block.header.number;
+    let hash = block.header.hash_slow();
+    // Verified on a snapshot, so that the replica's other writers are not held up meanwhile;
+    // the commit refuses the block if the head moved since.
+    let built = {
+        let snapshot = db.read()?;
+        let head = snapshot.head_number()?.unwrap_or(0);
+        if number <= head {
+            let stored = snapshot.block_hash(number)?.unwrap_or_default();
+            check(number, "hash (block already in the database)", stored, hash)?;
+            summary.already_present += 1;
+            return Ok(hash);
+        }
+        verify_block(StateReader::new(&snapshot, StateAt::Head), spec, block)?
+    };
+    commit_built(db, &built, |_, _| Ok(()))?;
+    summary.count(&built);
+    Ok(hash)
+}
+
+/// Executes `block` on the head that `state` reads and checks everything the header
+/// commits to. Returns the block with what its commit writes; nothing is written.
+fn verify_block<K: TransactionKind>(
+    state: StateReader<'_, K>,
+    spec: &Arc<ChainSpec>,
+    block: &Block<TxEnvelope>,
+) -> Result<BuiltBlock, ImportError>
+where
+    DbTx<K>: Sync,
+{
     let header = &block.header;
     let number = header.number;
     let hash = header.hash_slow();
-    let tx = db.write()?;
-    let head = tx.head_number()?.unwrap_or(0);
-    if number <= head {
-        let stored = tx.block_hash(number)?.unwrap_or_default();
-        check(number, "hash (block already in the database)", stored, hash)?;
-        summary.already_present += 1;
-        return Ok(hash);
+    let parent = state.head_header()?;
+    if number != parent.number + 1 {
+        return Err(ImportError::NotContiguous { block: number, head: parent.number });
     }
-    if number != head + 1 {
-        return Err(ImportError::NotContiguous { block: number, head });
-    }
-    let parent = tx.head_header()?;
     check(number, "parentHash", header.parent_hash, parent.hash_slow())?;
     check(number, "baseFeePerGas", header.base_fee_per_gas, spec.next_base_fee(&parent))?;
 
@@ -209,8 +273,9 @@ pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelop
         ommers: &block.body.ommers,
         withdrawals: block.body.withdrawals.as_ref().map(|w| w.as_slice()),
     };
-    let state = StateReader::new(&tx, StateAt::Head);
+    let started = Instant::now();
     let executed = execute_block(state, spec, &input, &recovered, InvalidTxPolicy::Reject)?;
+    let execute = started.elapsed();
 
     check(number, "transactionsRoot", header.transactions_root, calculate_transaction_root(&block.body.transactions))?;
     check(number, "sha3Uncles", header.ommers_hash, calculate_ommers_root(&block.body.ommers))?;
@@ -225,8 +290,10 @@ pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelop
     if header.requests_hash.is_some() {
         check(number, "requestsHash", header.requests_hash, Some(executed.requests.requests_hash()))?;
     }
+    let rooting = Instant::now();
     let updates = bundle_updates(&state, &executed.bundle)?;
-    let trie = state_root_of(&tx, tx.state_root_key(parent.number, parent.state_root)?, &updates, number)?;
+    let trie = state_root_of(&state, state.head_state_root()?, &updates, number)?;
+    let state_root = rooting.elapsed();
     check(number, "stateRoot", header.state_root, trie.root.hash)?;
     let computed = Header {
         parent_hash: parent.hash_slow(),
@@ -239,22 +306,16 @@ pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelop
     };
     check(number, "hash", hash, computed.hash_slow())?;
 
-    let senders: Vec<_> = recovered.iter().map(|r| r.signer()).collect();
-    persist_block(
-        &tx,
-        &BlockToPersist {
-            header,
-            hash,
-            body: &block.body,
-            senders: &senders,
-            receipts: &executed.receipts,
-            bundle: &executed.bundle,
-            trie: &trie,
-        },
-    )?;
-    tx.commit()?;
-    summary.imported += 1;
-    summary.transactions += block.body.transactions.len() as u64;
-    summary.gas += executed.gas_used;
-    Ok(hash)
+    let senders = recovered.iter().map(|r| r.signer()).collect();
+    Ok(BuiltBlock {
+        header: header.clone(),
+        hash,
+        body: block.body.clone(),
+        senders,
+        receipts: executed.receipts,
+        skipped: Vec::new(),
+        bundle: executed.bundle,
+        trie,
+        timings: BuildTimings { execute, state_root, ..Default::default() },
+    })
 }

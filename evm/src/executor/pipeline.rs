@@ -9,14 +9,15 @@
 //! its child, one write transaction per block, and a crash leaves it at the last committed
 //! block, as before. What changes is that a block is executed before its parent is durable.
 //!
-//! The pipeline must be the only writer of blocks to its database (the importer, the
-//! benchmark); readers are free to run alongside.
+//! The pipeline must be the only writer of blocks to its database (`stele import`, the
+//! execution benchmark); readers are free to run alongside.
 
 use super::{
     builder::{build_block_on, commit_built, BlockRequest, BuildError, BuildTimings, BuiltBlock},
     pending::PendingBlock,
 };
 use crate::{chainspec::ChainSpec, db::ChainDb, state::StateReader};
+use signet_libmdbx::RoSync;
 use std::{sync::Arc, thread::JoinHandle, time::Duration};
 
 /// A block whose commit has landed.
@@ -54,12 +55,22 @@ impl BlockPipeline {
     /// time). After an error nothing more is in flight: the database holds every block
     /// returned so far, and possibly the one whose commit was running.
     pub fn push(&mut self, request: &BlockRequest) -> Result<Option<CommittedBlock>, BuildError> {
+        let spec = self.spec.clone();
+        self.push_with(|state| build_block_on(state, &spec, request))
+    }
+
+    /// Like [`BlockPipeline::push`], with the block made by `make` from the state after the
+    /// last block built (the importer verifies a block someone else sealed this way).
+    pub fn push_with<E: From<BuildError>>(
+        &mut self,
+        make: impl FnOnce(StateReader<'_, RoSync>) -> Result<BuiltBlock, E>,
+    ) -> Result<Option<CommittedBlock>, E> {
         let built = {
             // At least the parent of the block in flight, and perhaps that block too: the
             // overlay holds that block's final values either way.
-            let snapshot = self.db.read()?;
+            let snapshot = self.db.read().map_err(BuildError::from)?;
             let pending = self.in_flight.as_ref().map(|f| &f.pending);
-            build_block_on(StateReader::head_over(&snapshot, pending), &self.spec, request)
+            make(StateReader::head_over(&snapshot, pending))
         };
         let landed = self.finish()?;
         let block = Arc::new(built?);
