@@ -69,11 +69,6 @@ impl<'a, K: TransactionKind> StateReader<'a, K> {
         Self { tx, at: StateAt::Head, pending }
     }
 
-    /// The transaction underneath.
-    pub fn tx(&self) -> &'a DbTx<K> {
-        self.tx
-    }
-
     /// The head block's header (the pending block's, if there is one).
     pub fn head_header(&self) -> Result<alloy_consensus::Header, DbError> {
         match self.pending {

@@ -15,7 +15,7 @@ use alloy_primitives::{Address, B256, U256};
 use revm::{bytecode::Bytecode, state::AccountInfo};
 use std::{collections::HashMap, sync::Arc};
 
-/// What block `number` changed, readable before its commit lands.
+/// What a built block changed, readable before its commit lands.
 #[derive(Debug)]
 pub struct PendingBlock {
     block: Arc<BuiltBlock>,
