@@ -178,8 +178,7 @@ pub fn import_chain(
         let number = block.header.number;
         if number <= head {
             let hash = block.header.hash_slow();
-            let stored = db.read()?.block_hash(number)?.unwrap_or_default();
-            check(number, "hash (block already in the database)", stored, hash)?;
+            check_present(&db.read()?, number, hash)?;
             summary.already_present += 1;
             (summary.head_number, summary.head_hash) = (number, hash);
             continue;
@@ -229,8 +228,7 @@ pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelop
         let snapshot = db.read()?;
         let head = snapshot.head_number()?.unwrap_or(0);
         if number <= head {
-            let stored = snapshot.block_hash(number)?.unwrap_or_default();
-            check(number, "hash (block already in the database)", stored, hash)?;
+            check_present(&snapshot, number, hash)?;
             summary.already_present += 1;
             return Ok(hash);
         }
@@ -251,6 +249,11 @@ pub fn import_block(db: &ChainDb, spec: &Arc<ChainSpec>, block: &Block<TxEnvelop
             _ => Err(err.into()),
         },
     }
+}
+
+/// A block the database already holds must be the same block.
+fn check_present<K: TransactionKind>(tx: &DbTx<K>, number: u64, hash: B256) -> Result<(), ImportError> {
+    check(number, "hash (block already in the database)", tx.block_hash(number)?.unwrap_or_default(), hash)
 }
 
 /// Executes `block` on the head that `state` reads and checks everything the header
