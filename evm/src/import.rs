@@ -10,7 +10,7 @@ use crate::{
         block::{execute_block, BlockEnvInput, ExecuteError, InvalidTxPolicy},
         builder::{commit_built, BuildError, BuildTimings, BuiltBlock},
         pipeline::BlockPipeline,
-        post_state::{bundle_updates, state_root_of},
+        post_state::{bundle_updates, keep_resident, state_root_of},
     },
     genesis::{init_genesis, GenesisError},
     state::{StateAt, StateReader},
@@ -307,7 +307,8 @@ where
     }
     let rooting = Instant::now();
     let updates = bundle_updates(&state, &executed.bundle)?;
-    let trie = state_root_of(&state, state.head_state_root()?, &updates, number)?;
+    let parent_hash = header.parent_hash;
+    let (trie, resident) = state_root_of(&state, parent_hash, state.head_state_root()?, &updates, number)?;
     let state_root = rooting.elapsed();
     check(number, "stateRoot", header.state_root, trie.root.hash)?;
     let computed = Header {
@@ -320,6 +321,7 @@ where
         ..header.clone()
     };
     check(number, "hash", hash, computed.hash_slow())?;
+    keep_resident(&state, hash, resident);
 
     let senders = recovered.iter().map(|r| r.signer()).collect();
     Ok(BuiltBlock {

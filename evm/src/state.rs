@@ -77,6 +77,11 @@ impl<'a, K: TransactionKind> StateReader<'a, K> {
         }
     }
 
+    /// The database's kept trie tops, for the state root of the head's child.
+    pub(crate) fn resident_tries(&self) -> &'a crate::trie::ResidentTries {
+        self.tx.resident_tries()
+    }
+
     /// Where the head's state root is stored.
     pub fn head_state_root(&self) -> Result<NodeKey, DbError> {
         match self.pending {

@@ -17,7 +17,7 @@ use signet_libmdbx::{
     DatabaseFlags, Environment, EnvironmentFlags, Geometry, MdbxError, Mode, ReadError, RoSync,
     RwSync, SyncMode, TransactionKind, WriteFlags, tx::Tx,
 };
-use crate::trie::{cache::NodeCache, NodeKey};
+use crate::trie::{cache::NodeCache, NodeKey, ResidentTries};
 use std::{path::Path, sync::Arc};
 use tables::{Table, TABLE_NAMES};
 use writer::{WriterSlot, WriterTurn};
@@ -66,6 +66,8 @@ pub struct ChainDb {
     writer: Arc<WriterSlot>,
     /// Trie nodes recently read or written, shared by all transactions.
     nodes: Arc<NodeCache>,
+    /// The decoded top of the tries of the latest block rooted here.
+    resident: Arc<ResidentTries>,
 }
 
 impl ChainDb {
@@ -107,7 +109,7 @@ impl ChainDb {
             .collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
         let nodes = Arc::new(NodeCache::new(node_cache_bytes));
-        let db = Self { env, tables: tables.into(), writer: Arc::default(), nodes };
+        let db = Self { env, tables: tables.into(), writer: Arc::default(), nodes, resident: Arc::default() };
         db.check_layout(path)?;
         Ok(db)
     }
@@ -151,6 +153,7 @@ impl ChainDb {
             tx: self.env.begin_ro_sync()?,
             tables: self.tables.clone(),
             nodes: self.nodes.clone(),
+            resident: self.resident.clone(),
             committed_nodes: Default::default(),
             _turn: None,
         })
@@ -163,6 +166,7 @@ impl ChainDb {
             tx: self.env.begin_rw_sync()?,
             tables: self.tables.clone(),
             nodes: self.nodes.clone(),
+            resident: self.resident.clone(),
             committed_nodes: Default::default(),
             _turn: Some(turn),
         })
@@ -195,6 +199,7 @@ pub struct DbTx<K: TransactionKind> {
     tx: Tx<K>,
     tables: Arc<[signet_libmdbx::Database]>,
     nodes: Arc<NodeCache>,
+    resident: Arc<ResidentTries>,
     /// Trie nodes this write transaction stored, for the cache once it has committed: an
     /// aborted block's nodes must not be found under its block number later.
     committed_nodes: std::sync::Mutex<Vec<(NodeKey, Arc<[u8]>)>>,
@@ -216,6 +221,11 @@ impl<K: TransactionKind> DbTx<K> {
     /// The database's trie node cache (see [`crate::trie::cache`]).
     pub(crate) fn node_cache(&self) -> &NodeCache {
         &self.nodes
+    }
+
+    /// The database's kept trie tops (see [`crate::trie::resident`]).
+    pub(crate) fn resident_tries(&self) -> &ResidentTries {
+        &self.resident
     }
 
     fn handle<T: Table>(&self) -> Result<signet_libmdbx::Database, DbError> {

@@ -4,7 +4,7 @@
 //! it) and stele's own blocks (a transaction that became invalid since it was ordered is
 //! skipped deterministically, so every replica builds the same block).
 
-use super::post_state::{bundle_updates, state_root_of};
+use super::post_state::bundle_updates;
 use crate::{
     chainspec::ChainSpec,
     db::{DbError, DbTx},
@@ -166,7 +166,7 @@ where
                 let db = executor.evm_mut().db_mut();
                 db.merge_transitions(BundleRetention::Reverts);
                 let updates = bundle_updates(&reader, &db.bundle_state)?;
-                roots.push(state_root_of(&reader, prior_root, &updates, number)?.root.hash);
+                roots.push(crate::trie::compute_state_root(&reader, prior_root, &updates, number)?.root.hash);
             }
         }
         let (_evm, result) = executor.finish().map_err(|e| fail(format!("post-execution: {e}")))?;

@@ -7,7 +7,7 @@
 use super::{
     block::{execute_block, BlockEnvInput, ExecuteError, InvalidTxPolicy},
     persist::{persist_block, BlockToPersist},
-    post_state::{bundle_updates, state_root_of},
+    post_state::{bundle_updates, keep_resident, state_root_of},
 };
 use crate::{
     chainspec::ChainSpec,
@@ -196,7 +196,7 @@ where
 
     let started = std::time::Instant::now();
     let updates = bundle_updates(&state, &executed.bundle)?;
-    let trie = state_root_of(&state, state.head_state_root()?, &updates, header.number)?;
+    let (trie, resident) = state_root_of(&state, header.parent_hash, state.head_state_root()?, &updates, header.number)?;
     let state_root = started.elapsed();
     header.state_root = trie.root.hash;
     header.transactions_root = calculate_transaction_root(&transactions);
@@ -210,6 +210,7 @@ where
         header.requests_hash = Some(executed.requests.requests_hash());
     }
     let hash = header.hash_slow();
+    keep_resident(&state, hash, resident);
     Ok(BuiltBlock {
         header,
         hash,

@@ -1,9 +1,9 @@
 //! From revm's bundle (what a block changed) to trie updates and a new state root.
 
 use crate::{
-    db::DbError,
+    db::{DbError, DbTx},
     state::StateReader,
-    trie::{compute_state_root, AccountUpdate, NodeKey, NodeSource, StateRootOutput, TrieError, EMPTY_ROOT},
+    trie::{compute_state_root_keeping, AccountUpdate, NodeKey, ResidentState, StateRootOutput, TrieError, EMPTY_ROOT},
 };
 use alloy_primitives::B256;
 use revm::database::BundleState;
@@ -37,12 +37,25 @@ pub fn bundle_updates<K: TransactionKind>(state: &StateReader<'_, K>, bundle: &B
     Ok(updates)
 }
 
-/// The state root of `block` after `updates`, starting from `prior_root`.
-pub fn state_root_of<S: NodeSource + Sync>(
-    nodes: &S,
+/// The state root of `block` after `updates`, starting from `prior_root`, the root of
+/// `state`'s head, whose hash is `parent_hash`: from the tries the parent's own root left
+/// decoded if this process rooted it ([`crate::trie::resident`]). Returns the tries to
+/// [`keep_resident`] once the new block's hash is known and the block is accepted.
+pub fn state_root_of<K: TransactionKind>(
+    state: &StateReader<'_, K>,
+    parent_hash: B256,
     prior_root: NodeKey,
     updates: &[AccountUpdate],
     block: u64,
-) -> Result<StateRootOutput, TrieError> {
-    compute_state_root(nodes, prior_root, updates, block)
+) -> Result<(StateRootOutput, ResidentState), TrieError>
+where
+    DbTx<K>: Sync,
+{
+    let resident = state.resident_tries().take(parent_hash);
+    compute_state_root_keeping(state, prior_root, updates, block, resident)
+}
+
+/// Keeps the tries of block `block_hash`'s state root for its child.
+pub fn keep_resident<K: TransactionKind>(state: &StateReader<'_, K>, block_hash: B256, resident: ResidentState) {
+    state.resident_tries().keep(block_hash, resident);
 }

@@ -5,16 +5,19 @@
 //! ([`state_root`]): the paths to those leaves are loaded, updated and re-hashed; the rest
 //! of the trie is referenced by the hashes already stored. Nodes are content-addressed and
 //! never deleted, so every past root stays readable and provable ([`proof`]), and a
-//! bounded [`cache`] of them can never go stale.
+//! bounded [`cache`] of them can never go stale. The decoded top of the tries a block's
+//! root walked is kept for the next block ([`resident`]).
 
 pub mod cache;
 pub mod mpt;
 pub mod parallel;
 pub mod proof;
+pub mod resident;
 pub mod state_root;
 
-pub use mpt::{KeyChange, NodeKey, NodeSource, NodeWrites, Trie, TrieError};
-pub use state_root::{AccountUpdate, StateRootOutput, compute_state_root, EMPTY_ROOT};
+pub use mpt::{Committed, KeyChange, NodeKey, NodeSource, NodeWrites, Trie, TrieError};
+pub use resident::{ResidentState, ResidentTries};
+pub use state_root::{AccountUpdate, StateRootOutput, compute_state_root, compute_state_root_keeping, EMPTY_ROOT};
 
 use crate::db::{tables::TrieNodes, DbTx};
 use signet_libmdbx::TransactionKind;

@@ -55,27 +55,49 @@ pub type NodeWrites = Vec<(B256, Vec<u8>)>;
 /// Bytes per child block number after a stored node's RLP.
 const CHILD_BLOCK_BYTES: usize = 8;
 
+/// How a parent refers to a node (its hash, or the node itself when under 32 bytes) and
+/// the block that stored it.
+type Reference = (RlpNode, u64);
+
 /// A node in memory. `Stored` is a child not loaded yet (a reference by hash with the block
 /// that stored it, or an inline node of under 32 bytes, whose block means nothing), so
-/// untouched subtries are never read.
+/// untouched subtries are never read. A branch that has not changed since it was loaded or
+/// sealed keeps its reference in `hashed`, so that sealing it again is free: a resident
+/// trie's top ([`Trie::update_and_commit`]) is re-hashed only along the changed paths.
 #[derive(Debug, Clone)]
 enum Node {
     Empty,
     Leaf { key: Nibbles, value: Vec<u8> },
     Extension { key: Nibbles, child: Box<Node> },
-    Branch { children: Box<[Node; 16]> },
+    Branch { children: Box<[Node; 16]>, hashed: Option<Reference> },
     Stored(RlpNode, u64),
+}
+
+/// A changed branch: it has to be hashed again.
+fn branch(children: Box<[Node; 16]>) -> Node {
+    Node::Branch { children, hashed: None }
 }
 
 /// One subtrie under a root branch after [`Trie::update_and_commit`]'s worker is done with it.
 enum Subtrie {
     /// Nothing is there, before or after the changes.
     Empty,
-    /// No change reached it: the branch's reference to it stands.
-    Untouched(RlpNode, u64),
-    /// Changed: how the branch refers to it now, and its new nodes. Its in-memory nodes were
-    /// freed on the worker, not after it.
-    Hashed { reference: RlpNode, writes: NodeWrites },
+    /// How the branch refers to it now, its new nodes (none if no change reached it), and
+    /// what stays of it in memory. The rest of its in-memory nodes were freed on the worker,
+    /// not after it.
+    Live { reference: Reference, writes: NodeWrites, resident: Node },
+}
+
+/// What [`Trie::update_and_commit`] produced.
+#[derive(Debug)]
+pub struct Committed {
+    /// Where the new root is stored.
+    pub root: NodeKey,
+    /// The nodes to store under the block.
+    pub writes: NodeWrites,
+    /// The new trie with its branches above the kept depth still decoded: the next block's
+    /// starting point if it builds on this one.
+    pub resident: Trie,
 }
 
 fn empty_children() -> Box<[Node; 16]> {
@@ -121,31 +143,36 @@ impl Trie {
         Ok(())
     }
 
-    /// Applies `changes` (at most one per key) to the trie with root `root` and commits it
-    /// for `block`, like [`Trie::apply`] then [`Trie::commit`], on up to `workers` threads.
+    /// Applies `changes` (at most one per key) to `start`, the trie stored under `root` (or
+    /// the resident trie of the block that stored it), and commits it for `block`, like
+    /// [`Trie::apply`] then [`Trie::commit`], on up to `workers` threads. The branches less
+    /// than `keep_depth` nibbles deep stay decoded in [`Committed::resident`].
     ///
     /// Below a root branch the sixteen subtries share no node, so the changes are grouped by
     /// their first nibble, and each group is applied to its subtrie, hashed and freed on
     /// whichever worker is free; only the root branch is hashed at the end. Keys are hashes,
     /// so the groups are of about equal size. A root that is not a branch (a small trie)
     /// takes the sequential path, and so does a root branch left with fewer than two
-    /// children (it folds into another node): it is redone from the start.
+    /// children (it folds into another node): it is redone from the stored root.
+    #[allow(clippy::too_many_arguments)]
     pub fn update_and_commit<S: NodeSource + Sync>(
+        start: Self,
         root: NodeKey,
         src: &S,
         changes: &[KeyChange],
         workers: usize,
         block: u64,
-    ) -> Result<(NodeKey, NodeWrites), TrieError> {
+        keep_depth: usize,
+    ) -> Result<Committed, TrieError> {
         let sequential = |mut trie: Self| -> Result<_, TrieError> {
             trie.apply(src, changes)?;
-            Ok(trie.commit(block))
+            Ok(trie.commit_keeping(block, keep_depth))
         };
         if workers < 2 || changes.is_empty() {
-            return sequential(Self::at(root));
+            return sequential(start);
         }
-        let children = match resolved(src, Self::at(root).root)? {
-            Node::Branch { children } => children,
+        let children = match resolved(src, start.root)? {
+            Node::Branch { children, .. } => children,
             small => return sequential(Self { root: small }),
         };
         let mut groups: Vec<Vec<&KeyChange>> = (0..16).map(|_| Vec::new()).collect();
@@ -154,12 +181,6 @@ impl Trie {
         }
         let jobs: Vec<(Node, Vec<&KeyChange>)> = children.into_iter().zip(groups).collect();
         let subtries = parallel::map(jobs, workers, |(mut child, changes)| -> Result<_, TrieError> {
-            if changes.is_empty() {
-                return Ok(match child {
-                    Node::Stored(reference, at) => Subtrie::Untouched(reference, at),
-                    _ => Subtrie::Empty,
-                });
-            }
             for (key, value) in changes {
                 let path = Nibbles::unpack(key).slice(1..);
                 child = match value {
@@ -171,8 +192,8 @@ impl Trie {
                 return Ok(Subtrie::Empty);
             }
             let mut writes = Vec::new();
-            let (reference, _) = encode(&child, block, &mut writes, &mut Vec::new());
-            Ok(Subtrie::Hashed { reference, writes })
+            let (resident, reference) = seal(child, 1, keep_depth, block, &mut writes);
+            Ok(Subtrie::Live { reference, writes, resident })
         });
         let subtries = subtries.into_iter().collect::<Result<Vec<_>, _>>()?;
         let live = subtries.iter().filter(|s| !matches!(s, Subtrie::Empty)).count();
@@ -183,25 +204,26 @@ impl Trie {
         let mut stack = Vec::with_capacity(live);
         let mut child_blocks = Vec::new();
         let mut mask = TrieMask::default();
+        let mut kept = empty_children();
         for (index, subtrie) in subtries.into_iter().enumerate() {
-            let (reference, at) = match subtrie {
-                Subtrie::Empty => continue,
-                Subtrie::Untouched(reference, at) => (reference, at),
-                Subtrie::Hashed { reference, writes: subtrie_writes } => {
-                    writes.extend(subtrie_writes);
-                    (reference, block)
-                }
-            };
+            let Subtrie::Live { reference: (reference, at), writes: subtrie_writes, resident } = subtrie else { continue };
+            writes.extend(subtrie_writes);
             push_child_block(&mut child_blocks, &reference, at);
             stack.push(reference);
             mask.set_bit(index as u8);
+            kept[index] = resident;
         }
-        let mut buf = Vec::new();
-        BranchNodeRef::new(&stack, mask).rlp(&mut buf);
-        let hash = keccak256(&buf);
-        buf.extend_from_slice(&child_blocks);
-        writes.push((hash, buf));
-        Ok((NodeKey { block, hash }, writes))
+        let mut stored = Vec::new();
+        BranchNodeRef::new(&stack, mask).rlp(&mut stored);
+        let hash = keccak256(&stored);
+        stored.extend_from_slice(&child_blocks);
+        writes.push((hash, stored));
+        let resident = if keep_depth > 0 {
+            Node::Branch { children: kept, hashed: Some((RlpNode::word_rlp(&hash), block)) }
+        } else {
+            Node::Stored(RlpNode::word_rlp(&hash), block)
+        };
+        Ok(Committed { root: NodeKey { block, hash }, writes, resident: Self { root: resident } })
     }
 
     /// Reads the value under `key` without changing the trie.
@@ -220,7 +242,7 @@ impl Trie {
                     path = path.slice(key.len()..);
                     *child
                 }
-                Node::Branch { mut children } => {
+                Node::Branch { mut children, .. } => {
                     if path.is_empty() {
                         return Ok(None);
                     }
@@ -233,29 +255,32 @@ impl Trie {
     }
 
     /// Hashes the trie for `block`. Returns where its root is stored and every node of 32
-    /// bytes or more that changed, to store under `block`. The trie itself is left
-    /// unchanged.
-    pub fn commit(&self, block: u64) -> (NodeKey, NodeWrites) {
+    /// bytes or more that changed, to store under `block`.
+    pub fn commit(self, block: u64) -> (NodeKey, NodeWrites) {
+        let Committed { root, writes, .. } = self.commit_keeping(block, 0);
+        (root, writes)
+    }
+
+    /// [`Trie::commit`], keeping the branches less than `keep_depth` nibbles deep decoded.
+    fn commit_keeping(self, block: u64, keep_depth: usize) -> Committed {
         let mut writes = Vec::new();
-        if let Node::Empty = self.root {
-            return (NodeKey { block: 0, hash: EMPTY_ROOT_HASH }, writes);
+        let (resident, (reference, at)) = seal(self.root, 0, keep_depth, block, &mut writes);
+        if let Some(hash) = reference.as_hash() {
+            return Committed { root: NodeKey { block: at, hash }, writes, resident: Self { root: resident } };
         }
-        if let Node::Stored(rlp, at) = &self.root
-            && let Some(hash) = rlp.as_hash()
-        {
-            return (NodeKey { block: *at, hash }, writes);
+        if let Node::Empty = resident {
+            return Committed { root: EMPTY_ROOT_KEY, writes, resident: Self { root: Node::Empty } };
         }
-        let mut buf = Vec::new();
-        encode(&self.root, block, &mut writes, &mut buf);
         // The root is always referenced by hash, even when shorter than 32 bytes. A node that
         // short embeds its children, so it has no child blocks to append.
-        let hash = keccak256(&buf);
-        if buf.len() < 32 {
-            writes.push((hash, buf));
-        }
-        (NodeKey { block, hash }, writes)
+        let hash = keccak256(reference.as_slice());
+        writes.push((hash, reference.as_slice().to_vec()));
+        Committed { root: NodeKey { block, hash }, writes, resident: Self { root: Node::Stored(RlpNode::word_rlp(&hash), block) } }
     }
 }
+
+/// Where the empty trie's root is (never stored, so its block means nothing).
+const EMPTY_ROOT_KEY: NodeKey = NodeKey { block: 0, hash: EMPTY_ROOT_HASH };
 
 /// A stored node split into its RLP and the blocks of its hash-referenced children.
 pub(crate) struct StoredNode<'a> {
@@ -353,7 +378,7 @@ fn load(src: &impl NodeSource, rlp: &RlpNode, at: u64) -> Result<Node, TrieError
                     children[index as usize] = Node::Stored(child, at);
                 }
             }
-            Node::Branch { children }
+            Node::Branch { children, hashed: Some((rlp.clone(), at)) }
         }
     };
     node.finish()?;
@@ -386,7 +411,7 @@ fn insert(src: &impl NodeSource, node: Node, path: Nibbles, value: Vec<u8>) -> R
             let mut children = empty_children();
             children[key.get_unchecked(p) as usize] = Node::Leaf { key: key.slice(p + 1..), value: old };
             children[path.get_unchecked(p) as usize] = Node::Leaf { key: path.slice(p + 1..), value };
-            wrap(path.slice(..p), Node::Branch { children })
+            wrap(path.slice(..p), branch(children))
         }
         Node::Extension { key, child } => {
             let p = common_prefix(&key, &path);
@@ -402,16 +427,16 @@ fn insert(src: &impl NodeSource, node: Node, path: Nibbles, value: Vec<u8>) -> R
             children[key.get_unchecked(p) as usize] =
                 if rest.is_empty() { *child } else { Node::Extension { key: rest, child } };
             children[path.get_unchecked(p) as usize] = Node::Leaf { key: path.slice(p + 1..), value };
-            wrap(path.slice(..p), Node::Branch { children })
+            wrap(path.slice(..p), branch(children))
         }
-        Node::Branch { mut children } => {
+        Node::Branch { mut children, .. } => {
             if path.is_empty() {
                 return Err(TrieError::CorruptNode { hash: B256::ZERO, reason: "branch at the end of a key".into() });
             }
             let index = path.get_unchecked(0) as usize;
             let child = std::mem::replace(&mut children[index], Node::Empty);
             children[index] = insert(src, child, path.slice(1..), value)?;
-            Node::Branch { children }
+            branch(children)
         }
         Node::Stored(..) => unreachable!("resolved above"),
     })
@@ -435,7 +460,7 @@ fn remove(src: &impl NodeSource, node: Node, path: Nibbles) -> Result<Node, Trie
             let child = remove(src, *child, path.slice(key.len()..))?;
             join(key, child)
         }
-        Node::Branch { mut children } => {
+        Node::Branch { mut children, .. } => {
             if path.is_empty() {
                 return Err(TrieError::CorruptNode { hash: B256::ZERO, reason: "branch at the end of a key".into() });
             }
@@ -461,7 +486,7 @@ fn canonical_branch(src: &impl NodeSource, mut children: Box<[Node; 16]>) -> Res
             let prefix = Nibbles::from_nibbles_unchecked([only as u8]);
             join(prefix, child)
         }
-        _ => Node::Branch { children },
+        _ => branch(children),
     })
 }
 
@@ -476,45 +501,78 @@ fn join(prefix: Nibbles, node: Node) -> Node {
     }
 }
 
-/// RLP-encodes `node` into `buf` and returns how a parent refers to it and the block that
-/// stores it; nodes of 32 bytes or more are pushed to `writes` (RLP, then child blocks),
-/// to be stored under `block`.
-fn encode(node: &Node, block: u64, writes: &mut NodeWrites, buf: &mut Vec<u8>) -> (RlpNode, u64) {
-    buf.clear();
-    let mut child_blocks = Vec::new();
-    let rlp = match node {
-        Node::Empty => return (RlpNode::from_raw(&[EMPTY_STRING_CODE]).unwrap_or_default(), 0),
-        Node::Stored(rlp, at) => return (rlp.clone(), *at),
-        Node::Leaf { key, value } => LeafNodeRef::new(key, value).rlp(buf),
-        Node::Extension { key, child } => {
-            let (child_ref, at) = encode(child, block, writes, &mut Vec::new());
-            push_child_block(&mut child_blocks, &child_ref, at);
-            buf.clear();
-            ExtensionNodeRef::new(key, &child_ref).rlp(buf)
-        }
-        Node::Branch { children } => {
-            let mut stack = Vec::new();
-            let mut mask = TrieMask::default();
-            let mut child_buf = Vec::new();
-            for (index, child) in children.iter().enumerate() {
-                if !matches!(child, Node::Empty) {
-                    let (child_ref, at) = encode(child, block, writes, &mut child_buf);
-                    push_child_block(&mut child_blocks, &child_ref, at);
-                    stack.push(child_ref);
-                    mask.set_bit(index as u8);
-                }
-            }
-            buf.clear();
-            BranchNodeRef::new(&stack, mask).rlp(buf)
+/// Hashes `node`, `depth` nibbles below the root, for `block`: returns what stays of it in
+/// memory and how a parent refers to it. Nodes of 32 bytes or more that changed are pushed
+/// to `writes` (RLP, then child blocks), to be stored under `block`. Branches less than
+/// `keep_depth` deep stay decoded, with their reference; everything else becomes `Stored`
+/// and its decoded nodes are freed here. An unchanged node costs nothing: a `Stored` or
+/// hashed node is not looked into.
+fn seal(node: Node, depth: usize, keep_depth: usize, block: u64, writes: &mut NodeWrites) -> (Node, Reference) {
+    let keep = |children: Box<[Node; 16]>, reference: &Reference| {
+        if depth < keep_depth {
+            Node::Branch { children, hashed: Some(reference.clone()) }
+        } else {
+            Node::Stored(reference.0.clone(), reference.1)
         }
     };
+    let rlp = match node {
+        Node::Empty => return (Node::Empty, (RlpNode::from_raw(&[EMPTY_STRING_CODE]).unwrap_or_default(), 0)),
+        Node::Stored(rlp, at) => return (Node::Stored(rlp.clone(), at), (rlp, at)),
+        Node::Branch { children, hashed: Some(reference) } => return (keep(children, &reference), reference),
+        Node::Leaf { key, value } => {
+            let mut stored = Vec::with_capacity(value.len() + 40);
+            let rlp = LeafNodeRef::new(&key, &value).rlp(&mut stored);
+            push_write(writes, &rlp, stored, &[]);
+            rlp
+        }
+        Node::Extension { key, child } => {
+            // An extension is not kept decoded, so nothing below it is either.
+            let (_, (child_ref, at)) = seal(*child, depth + key.len(), 0, block, writes);
+            let mut child_blocks = Vec::with_capacity(CHILD_BLOCK_BYTES);
+            push_child_block(&mut child_blocks, &child_ref, at);
+            let mut stored = Vec::with_capacity(key.len() / 2 + 40 + CHILD_BLOCK_BYTES);
+            let rlp = ExtensionNodeRef::new(&key, &child_ref).rlp(&mut stored);
+            push_write(writes, &rlp, stored, &child_blocks);
+            rlp
+        }
+        Node::Branch { mut children, hashed: None } => {
+            let mut stack = Vec::with_capacity(16);
+            let mut mask = TrieMask::default();
+            let mut child_blocks = Vec::with_capacity(16 * CHILD_BLOCK_BYTES);
+            for (index, child) in children.iter_mut().enumerate() {
+                // Unchanged children are referred to in place, not moved out and back.
+                let (child_ref, at) = match child {
+                    Node::Empty => continue,
+                    Node::Stored(rlp, at) => (rlp.clone(), *at),
+                    Node::Branch { hashed: Some((rlp, at)), .. } if depth + 1 < keep_depth => (rlp.clone(), *at),
+                    changed => {
+                        let (kept, reference) = seal(std::mem::replace(changed, Node::Empty), depth + 1, keep_depth, block, writes);
+                        *changed = kept;
+                        reference
+                    }
+                };
+                push_child_block(&mut child_blocks, &child_ref, at);
+                stack.push(child_ref);
+                mask.set_bit(index as u8);
+            }
+            // 17 items of at most 33 bytes, and the list header.
+            let mut stored = Vec::with_capacity(17 * 33 + 3 + child_blocks.len());
+            let rlp = BranchNodeRef::new(&stack, mask).rlp(&mut stored);
+            let reference = (rlp, block);
+            let kept = keep(children, &reference);
+            push_write(writes, &reference.0, stored, &child_blocks);
+            return (kept, reference);
+        }
+    };
+    (Node::Stored(rlp.clone(), block), (rlp, block))
+}
+
+/// Queues a new node for storing, unless it is small enough to live inside its parent.
+fn push_write(writes: &mut NodeWrites, rlp: &RlpNode, mut stored: Vec<u8>, child_blocks: &[u8]) {
     if let Some(hash) = rlp.as_hash() {
-        let mut stored = Vec::with_capacity(buf.len() + child_blocks.len());
-        stored.extend_from_slice(buf);
-        stored.extend_from_slice(&child_blocks);
+        stored.extend_from_slice(child_blocks);
         writes.push((hash, stored));
     }
-    (rlp, block)
 }
 
 #[cfg(test)]
@@ -599,7 +657,7 @@ mod tests {
                 let mut sequential = Trie::at(root);
                 sequential.apply(&store, &changes).unwrap();
                 let (expected_root, mut expected_nodes) = sequential.commit(block);
-                let (new_root, mut nodes) = Trie::update_and_commit(root, &store, &changes, workers, block).unwrap();
+                let Committed { root: new_root, writes: mut nodes, .. } = Trie::update_and_commit(Trie::at(root), root, &store, &changes, workers, block, 0).unwrap();
                 prop_assert_eq!(new_root, expected_root);
                 expected_nodes.sort();
                 nodes.sort();
@@ -618,14 +676,14 @@ mod tests {
         let keys: Vec<B256> = (0u64..200).map(|k| keccak256(k.to_be_bytes())).collect();
         let inserts: Vec<KeyChange> = keys.iter().map(|k| (*k, Some(alloy_rlp::encode(U256::from(7u64))))).collect();
         let empty = NodeKey { block: 0, hash: EMPTY_ROOT_HASH };
-        let (root, nodes) = Trie::update_and_commit(empty, &store, &inserts, 2, 1).unwrap();
+        let Committed { root, writes: nodes, .. } = Trie::update_and_commit(Trie::at(empty), empty, &store, &inserts, 2, 1, 0).unwrap();
         store.extend(1, nodes);
         for keep in [1usize, 0] {
             let removals: Vec<KeyChange> = keys[keep..].iter().map(|k| (*k, None)).collect();
             let mut sequential = Trie::at(root);
             sequential.apply(&store, &removals).unwrap();
             let expected = sequential.commit(2);
-            let (new_root, mut nodes) = Trie::update_and_commit(root, &store, &removals, 2, 2).unwrap();
+            let Committed { root: new_root, writes: mut nodes, .. } = Trie::update_and_commit(Trie::at(root), root, &store, &removals, 2, 2, 0).unwrap();
             let (expected_root, mut expected_nodes) = expected;
             nodes.sort();
             expected_nodes.sort();

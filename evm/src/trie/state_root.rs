@@ -1,8 +1,9 @@
 //! The new state root after a block, from the accounts and slots it changed.
 
 use super::{
-    mpt::{KeyChange, NodeKey, NodeSource, NodeWrites, Trie, TrieError},
+    mpt::{Committed, KeyChange, NodeKey, NodeSource, NodeWrites, Trie, TrieError},
     parallel,
+    resident::{ResidentState, ResidentStorage, ResidentTrie, RESIDENT_DEPTH, RESIDENT_STORAGE_TRIES},
 };
 use alloy_primitives::{keccak256, Address, B256, U256};
 use alloy_trie::{TrieAccount, EMPTY_ROOT_HASH};
@@ -53,12 +54,6 @@ pub fn compute_state_root<S: NodeSource + Sync>(
 }
 
 /// [`compute_state_root`] on up to `workers` threads.
-///
-/// First the storage tries of the accounts whose storage changed: they are independent of
-/// each other, so small ones are spread over the workers, and a large one (an ERC-20's
-/// balances) is itself split across them by subtrie ([`Trie::update_and_commit`]). Then the
-/// account trie, whose leaves need those storage roots, split the same way. The root does
-/// not depend on how the work was split (the proptest below checks against a rebuild).
 pub fn compute_state_root_on<S: NodeSource + Sync>(
     src: &S,
     prior_root: NodeKey,
@@ -66,22 +61,77 @@ pub fn compute_state_root_on<S: NodeSource + Sync>(
     block: u64,
     workers: usize,
 ) -> Result<StateRootOutput, TrieError> {
+    Ok(compute_state_root_from(src, prior_root, updates, block, workers, ResidentState::default())?.0)
+}
+
+/// [`compute_state_root`] starting from the tries the parent block's root left decoded
+/// (empty: from the database), returning the tries to keep for the next block
+/// ([`super::resident`]).
+pub fn compute_state_root_keeping<S: NodeSource + Sync>(
+    src: &S,
+    prior_root: NodeKey,
+    updates: &[AccountUpdate],
+    block: u64,
+    resident: ResidentState,
+) -> Result<(StateRootOutput, ResidentState), TrieError> {
+    compute_state_root_from(src, prior_root, updates, block, parallel::default_workers(), resident)
+}
+
+/// The state root on up to `workers` threads, from `resident` where it holds the prior tries.
+///
+/// First the storage tries of the accounts whose storage changed: they are independent of
+/// each other, so small ones are spread over the workers, and a large one (an ERC-20's
+/// balances) is itself split across them by subtrie ([`Trie::update_and_commit`]). Then the
+/// account trie, whose leaves need those storage roots, split the same way. The root does
+/// not depend on how the work was split nor on what was resident (the proptest below checks
+/// against a rebuild).
+fn compute_state_root_from<S: NodeSource + Sync>(
+    src: &S,
+    prior_root: NodeKey,
+    updates: &[AccountUpdate],
+    block: u64,
+    workers: usize,
+    mut resident: ResidentState,
+) -> Result<(StateRootOutput, ResidentState), TrieError> {
     let needs_storage_trie = |u: &&AccountUpdate| u.account.is_some() && (u.wipe_storage || !u.storage.is_empty());
-    let (large, small): (Vec<&AccountUpdate>, Vec<&AccountUpdate>) =
-        updates.iter().filter(needs_storage_trie).partition(|u| u.storage.len() >= PARALLEL_CHANGES_MIN);
+    // Each changed storage trie with where it starts: its kept trie if it has one (then it
+    // is kept again), or the stored root.
+    let jobs: Vec<StorageJob<'_>> = updates
+        .iter()
+        .filter(needs_storage_trie)
+        .map(|update| {
+            let prior = if update.wipe_storage { EMPTY_ROOT } else { update.prior_storage_root };
+            let kept = if update.wipe_storage { None } else { resident.take_storage(update.address, prior) };
+            let busy = kept.as_ref().map_or(0, |(_, busy)| *busy);
+            let keep = kept.is_some() || update.storage.len() >= PARALLEL_CHANGES_MIN;
+            let start = kept.map_or_else(|| Trie::at(prior), |(trie, _)| trie);
+            StorageJob { update, prior, start, keep, busy }
+        })
+        .collect();
+    // Deleted accounts lose their storage trie.
+    resident.storage.retain(|kept| updates.iter().all(|u| u.address != kept.address || u.account.is_some()));
+    let (large, small): (Vec<StorageJob<'_>>, Vec<StorageJob<'_>>) =
+        jobs.into_iter().partition(|job| job.update.storage.len() >= PARALLEL_CHANGES_MIN);
     let mut out = StateRootOutput { root: EMPTY_ROOT, storage_roots: BTreeMap::new(), nodes: Vec::new() };
     let mut new_storage_roots = HashMap::with_capacity(small.len() + large.len());
-    let small_slots: usize = small.iter().map(|u| u.storage.len()).sum();
+    let mut kept_storage = Vec::new();
+    let small_slots: usize = small.iter().map(|job| job.update.storage.len()).sum();
     let small_workers = if small_slots >= PARALLEL_CHANGES_MIN { workers } else { 1 };
-    for (address, result) in parallel::map(small, small_workers, |update| (update.address, storage_root(src, update, block, 1))) {
-        let (root, nodes) = result?;
-        out.nodes.extend(nodes);
-        new_storage_roots.insert(address, root);
+    let mut finish = |job_keep: (Address, usize, bool), committed: Committed| {
+        let (address, busy, keep) = job_keep;
+        out.nodes.extend(committed.writes);
+        new_storage_roots.insert(address, committed.root);
+        if keep {
+            let resident = ResidentTrie { root: committed.root, trie: committed.resident };
+            kept_storage.push(ResidentStorage { address, resident, busy });
+        }
+    };
+    for (job_keep, result) in parallel::map(small, small_workers, |job| (job.identity(), job.run(src, block, 1))) {
+        finish(job_keep, result?);
     }
-    for update in &large {
-        let (root, nodes) = storage_root(src, update, block, workers)?;
-        out.nodes.extend(nodes);
-        new_storage_roots.insert(update.address, root);
+    for job in large {
+        let job_keep = job.identity();
+        finish(job_keep, job.run(src, block, workers)?);
     }
 
     let mut changes = Vec::with_capacity(updates.len());
@@ -97,26 +147,52 @@ pub fn compute_state_root_on<S: NodeSource + Sync>(
         changes.push((key, Some(alloy_rlp::encode(leaf))));
     }
     let account_workers = if changes.len() >= PARALLEL_CHANGES_MIN { workers } else { 1 };
-    let (root, nodes) = Trie::update_and_commit(prior_root, src, &changes, account_workers, block)?;
-    out.nodes.extend(nodes);
-    out.root = root;
-    Ok(out)
+    let start = resident.take_accounts(prior_root);
+    let committed = Trie::update_and_commit(start, prior_root, src, &changes, account_workers, block, RESIDENT_DEPTH)?;
+    out.nodes.extend(committed.writes);
+    out.root = committed.root;
+
+    // The busiest storage tries stay: this block's, then older ones fading by half a block.
+    for older in &mut resident.storage {
+        older.busy /= 2;
+    }
+    kept_storage.extend(resident.storage);
+    kept_storage.sort_by(|a, b| b.busy.cmp(&a.busy));
+    kept_storage.truncate(RESIDENT_STORAGE_TRIES);
+    let accounts = Some(ResidentTrie { root: committed.root, trie: committed.resident });
+    Ok((out, ResidentState { accounts, storage: kept_storage }))
 }
 
-/// The new storage root of one account, and the trie nodes to store for it.
-fn storage_root<S: NodeSource + Sync>(
-    src: &S,
-    update: &AccountUpdate,
-    block: u64,
-    workers: usize,
-) -> Result<(NodeKey, NodeWrites), TrieError> {
-    let start = if update.wipe_storage { EMPTY_ROOT } else { update.prior_storage_root };
-    let changes: Vec<KeyChange> = update
-        .storage
-        .iter()
-        .map(|(slot, value)| (keccak256(slot), (!value.is_zero()).then(|| alloy_rlp::encode(value))))
-        .collect();
-    Trie::update_and_commit(start, src, &changes, workers, block)
+/// One storage trie to update.
+struct StorageJob<'a> {
+    update: &'a AccountUpdate,
+    /// Where its root was stored before the block (empty if wiped).
+    prior: NodeKey,
+    /// Its kept trie, or the stored root.
+    start: Trie,
+    /// Whether to keep it decoded for the next block.
+    keep: bool,
+    /// How busy it was before this block.
+    busy: usize,
+}
+
+impl StorageJob<'_> {
+    /// The account, how busy its trie is counting this block, and whether it is kept.
+    fn identity(&self) -> (Address, usize, bool) {
+        (self.update.address, self.busy / 2 + self.update.storage.len(), self.keep)
+    }
+
+    /// The new storage root of the account, and the trie nodes to store for it.
+    fn run<S: NodeSource + Sync>(self, src: &S, block: u64, workers: usize) -> Result<Committed, TrieError> {
+        let changes: Vec<KeyChange> = self
+            .update
+            .storage
+            .iter()
+            .map(|(slot, value)| (keccak256(slot), (!value.is_zero()).then(|| alloy_rlp::encode(value))))
+            .collect();
+        let keep_depth = if self.keep { RESIDENT_DEPTH } else { 0 };
+        Trie::update_and_commit(self.start, self.prior, src, &changes, workers, block, keep_depth)
+    }
 }
 
 #[cfg(test)]
@@ -156,15 +232,20 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(24))]
         /// Blocks of account and storage changes, large enough to take the parallel paths and
         /// small enough to take the one-thread path, on one to three workers, give the root of
-        /// a full rebuild.
+        /// a full rebuild, and every account and slot reads back through the stored nodes.
+        /// Some blocks start from the tries the previous block kept, some from the store (and
+        /// the next block is then handed tries that are not its parent's, which it must
+        /// ignore).
         #[test]
         fn incremental_roots_match_a_full_rebuild(
             blocks in prop::collection::vec(
                 prop::collection::vec((0u8..120, prop::option::of((0u64..5, prop::collection::vec((0u16..200, 0u64..3), 0..90)))), 1..100),
-                1..5),
+                1..6),
             workers in 1usize..4,
+            from_kept in prop::collection::vec(any::<bool>(), 6),
         ) {
             let store = MemStore::default();
+            let mut kept = ResidentState::default();
             let mut state: BTreeMap<Address, (u64, BTreeMap<B256, U256>)> = BTreeMap::new();
             let mut root = EMPTY_ROOT;
             let mut storage_roots: BTreeMap<Address, NodeKey> = BTreeMap::new();
@@ -192,7 +273,13 @@ mod tests {
                         storage: change.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),
                     })
                     .collect();
-                let out = compute_state_root_on(&store, root, &updates, number, workers).unwrap();
+                let out = if from_kept[number as usize - 1] {
+                    let (out, next) = compute_state_root_from(&store, root, &updates, number, workers, std::mem::take(&mut kept)).unwrap();
+                    kept = next;
+                    out
+                } else {
+                    compute_state_root_on(&store, root, &updates, number, workers).unwrap()
+                };
                 store.extend(number, out.nodes);
                 for (address, change) in changes {
                     match change {
@@ -212,6 +299,21 @@ mod tests {
                 }
                 prop_assert_eq!(out.root.hash, reference_root(&state));
                 root = out.root;
+                let accounts = Trie::at(root);
+                for (address, (nonce, slots)) in &state {
+                    let storage_root = storage_roots[address];
+                    let leaf = TrieAccount {
+                        nonce: *nonce,
+                        balance: U256::from(1u64),
+                        storage_root: storage_root.hash,
+                        code_hash: alloy_primitives::KECCAK256_EMPTY,
+                    };
+                    prop_assert_eq!(accounts.get(&store, &keccak256(address)).unwrap(), Some(alloy_rlp::encode(leaf)));
+                    let storage = Trie::at(storage_root);
+                    for (slot, value) in slots {
+                        prop_assert_eq!(storage.get(&store, &keccak256(slot)).unwrap(), Some(alloy_rlp::encode(value)));
+                    }
+                }
             }
         }
     }

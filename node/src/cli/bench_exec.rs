@@ -55,6 +55,10 @@ pub(crate) struct BenchExecArgs {
     /// Budget of the in-memory trie node cache, MiB (0 turns it off, for comparison).
     #[arg(long, default_value_t = stele_evm::trie::cache::DEFAULT_NODE_CACHE_BYTES >> 20)]
     node_cache_mib: u64,
+    /// Blocks built and committed first, and not counted: the node's caches and the decoded
+    /// top of the tries fill up as on a chain that has been running for a while.
+    #[arg(long, default_value_t = 0)]
+    warmup_blocks: usize,
     /// Build, root and commit each block before starting the next, instead of committing
     /// each block while the next executes (the block pipeline).
     #[arg(long)]
@@ -117,14 +121,15 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
 
     // Pre-sign everything so signing is not measured.
     let started = Instant::now();
-    let mut blocks = Vec::with_capacity(args.blocks);
+    let total_blocks = args.warmup_blocks + args.blocks;
+    let mut blocks = Vec::with_capacity(total_blocks);
     let head = db.read()?.head_header()?;
     let mut base_fee = head.base_fee_per_gas.unwrap_or(0);
     let tx_gas: u64 = match args.workload {
         Workload::Transfer => 21_000,
         Workload::Erc20 => 60_000,
     };
-    for block in 0..args.blocks {
+    for block in 0..total_blocks {
         let mut txs = Vec::with_capacity(args.block_txs);
         for (i, signer) in senders.iter().enumerate() {
             let to = receiver((block * args.block_txs + i) * 7919 % args.accounts);
@@ -156,9 +161,9 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
         blocks.push(txs);
         base_fee = next_base_fee_at_most(base_fee, args.block_txs, tx_gas, head.gas_limit);
     }
-    eprintln!("bench-exec: {} transactions signed in {:.1}s (not measured)", args.blocks * args.block_txs, started.elapsed().as_secs_f64());
+    eprintln!("bench-exec: {} transactions signed in {:.1}s (not measured)", total_blocks * args.block_txs, started.elapsed().as_secs_f64());
 
-    let mut tally = Tally::new(&db)?;
+    let mut tally = Tally::new(&db, args.warmup_blocks)?;
     let requests = (head.timestamp + 1..)
         .zip(blocks)
         .map(|(timestamp, transactions)| BlockRequest { timestamp, beneficiary: Address::ZERO, transactions, extra_data: Bytes::new() });
@@ -190,6 +195,8 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
 /// previous block landed: with the pipeline, execution of one block and the commit of the
 /// one before it share that interval.
 struct Tally {
+    /// Warm-up blocks still to land before counting starts.
+    warmup_left: usize,
     since: Instant,
     pages_before: PageStats,
     cache_before: NodeCacheStats,
@@ -209,9 +216,10 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(db: &ChainDb) -> anyhow::Result<Self> {
+    fn new(db: &ChainDb, warmup_blocks: usize) -> anyhow::Result<Self> {
         let pages_before = db.page_stats()?;
         Ok(Self {
+            warmup_left: warmup_blocks,
             since: Instant::now(),
             pages_before,
             cache_before: db.node_cache_stats(),
@@ -240,6 +248,13 @@ impl Tally {
         let (hits, misses) = (cache_after.hits - self.cache_before.hits, cache_after.misses - self.cache_before.misses);
         (self.pages_before, self.cache_before) = (pages_after, cache_after);
         anyhow::ensure!(built.skipped.is_empty(), "block {} left out transactions: {:?}", built.header.number, &built.skipped[..built.skipped.len().min(3)]);
+        if self.warmup_left > 0 {
+            self.warmup_left -= 1;
+            if self.warmup_left % 10 == 0 {
+                eprintln!("bench-exec: warm-up at block {}, {} to go (not measured)", built.header.number, self.warmup_left);
+            }
+            return Ok(());
+        }
         self.blocks += 1;
         self.wall += wall;
         self.execute += t.execute.as_secs_f64();
