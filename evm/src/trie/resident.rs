@@ -4,7 +4,8 @@
 //! A block's root walks from the root to every changed leaf. With a million accounts the
 //! first five levels of the account trie (and of a large token's storage trie) are on
 //! almost every path, so each block used to look up, decode, re-link and free the same
-//! ~6,000 branches (about half of the root's time, docs/BENCHMARKS.md). The tries a block's
+//! ~6,000 branches (loads and frees were about half of the root's profile before this; the
+//! measured gain was smaller, a few ms a block: docs/BENCHMARKS.md). The tries a block's
 //! root produced stay decoded down to [`RESIDENT_DEPTH`], each unchanged branch with its
 //! reference, and the next block starts from them instead of from the stored root.
 //!
