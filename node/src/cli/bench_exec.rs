@@ -60,7 +60,8 @@ pub(crate) struct BenchExecArgs {
     #[arg(long, default_value_t = 0)]
     warmup_blocks: usize,
     /// Build, root and commit each block before starting the next, instead of committing
-    /// each block while the next executes (the block pipeline).
+    /// blocks while the next executes (the block pipeline, which commits the blocks that
+    /// queue behind a commit together).
     #[arg(long)]
     serial: bool,
 }
@@ -176,11 +177,11 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
     } else {
         let mut pipeline = BlockPipeline::new(db.clone(), spec.clone());
         for request in requests {
-            if let Some(landed) = pipeline.push(&request)? {
+            for landed in pipeline.push(&request)? {
                 tally.record(&db, &landed.block, landed.timings)?;
             }
         }
-        if let Some(landed) = pipeline.finish()? {
+        for landed in pipeline.finish()? {
             tally.record(&db, &landed.block, landed.timings)?;
         }
     }
