@@ -7,10 +7,10 @@
 //! landed ([`PendingChain`]) while their commit runs.
 //!
 //! **Group commit.** When the builder gets ahead, the blocks built while one commit ran are
-//! committed together by the next, in one write transaction. MDBX copies the upper pages of
-//! each randomly written B-tree, and flushes, once per transaction however many blocks it
-//! holds: at 1M accounts a block's share of a group writes ~40 % fewer pages than a block
-//! committed alone (docs/BENCHMARKS.md). The database still moves only from a committed block to a later one, whole blocks
+//! committed together by the next, in one write transaction. A 1M-account database copies
+//! the upper pages of each randomly written B-tree, and flushes, once per transaction however
+//! many blocks it holds, so two blocks together write ~20 % fewer pages than one after the
+//! other. The database still moves only from a committed block to a later one, whole blocks
 //! at a time, and a crash leaves it at the last committed block. What changes is that a
 //! block is executed before its parents are durable, and at most [`MAX_PENDING_BLOCKS`]
 //! blocks are ahead of the disk.
