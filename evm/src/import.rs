@@ -183,7 +183,7 @@ pub fn import_chain(
             (summary.head_number, summary.head_hash) = (number, hash);
             continue;
         }
-        for landed in pipeline.push_with(|state| verify_block(state, spec, block))? {
+        if let Some(landed) = pipeline.push_with(|state| verify_block(state, spec, block))? {
             summary.count(&landed.block);
         }
         if last_report.elapsed() >= Duration::from_secs(1) && summary.head_number != last {
@@ -191,7 +191,7 @@ pub fn import_chain(
             on_progress(&ImportProgress { block: summary.head_number, last, imported: summary.imported, elapsed: started.elapsed() });
         }
     }
-    for landed in pipeline.finish()? {
+    if let Some(landed) = pipeline.finish()? {
         summary.count(&landed.block);
     }
     if !blocks.is_empty() {

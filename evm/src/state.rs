@@ -4,15 +4,15 @@
 //! nodes are never deleted). A storage history index would cost a block one random B-tree
 //! page per changed slot; the trie is already written, next to each other, by block.
 //!
-//! At the head, a reader may also see through blocks that are built but not yet committed
-//! ([`PendingChain`]): the block pipeline executes the next block meanwhile.
+//! At the head, a reader may also see through a block that is built but not yet committed
+//! ([`PendingBlock`]): the block pipeline executes the next block meanwhile.
 
 use crate::db::{
     models::{AddressBlock, BlockAddress, StorageKey, StoredAccount},
     tables::{AccountChangeSets, AccountHistory, Accounts, Bytecodes, CanonicalHashes, Storage},
     DbError, DbTx,
 };
-use crate::executor::pending::{PendingAccount, PendingChain};
+use crate::executor::pending::{PendingAccount, PendingBlock};
 use crate::trie::{NodeKey, NodeSource, Trie, TrieError};
 use alloy_primitives::keccak256;
 use alloy_primitives::{Address, B256, U256};
@@ -45,8 +45,8 @@ pub enum StateAt {
 pub struct StateReader<'a, K: TransactionKind> {
     tx: &'a DbTx<K>,
     at: StateAt,
-    /// Blocks on top of `tx`'s head whose commits may not have landed (only at the head).
-    pending: PendingChain<'a>,
+    /// A block on top of `tx`'s head whose commit may not have landed (only at the head).
+    pending: Option<&'a PendingBlock>,
 }
 
 // Two references and a copyable position: copies share the transaction.
@@ -60,18 +60,18 @@ impl<K: TransactionKind> Copy for StateReader<'_, K> {}
 impl<'a, K: TransactionKind> StateReader<'a, K> {
     /// A reader over `tx`. For a past block, `at` must not be above the head.
     pub fn new(tx: &'a DbTx<K>, at: StateAt) -> Self {
-        Self { tx, at, pending: PendingChain::default() }
+        Self { tx, at, pending: None }
     }
 
-    /// A reader of the state after the newest of `pending`, whose oldest is built on `tx`'s
-    /// head or a block before it, or of `tx`'s head when there are none.
-    pub fn head_over(tx: &'a DbTx<K>, pending: PendingChain<'a>) -> Self {
+    /// A reader of the state after `pending`, built on `tx`'s head or its parent, or of
+    /// `tx`'s head when there is none.
+    pub fn head_over(tx: &'a DbTx<K>, pending: Option<&'a PendingBlock>) -> Self {
         Self { tx, at: StateAt::Head, pending }
     }
 
-    /// The head block's header (the newest pending block's, if there is one).
+    /// The head block's header (the pending block's, if there is one).
     pub fn head_header(&self) -> Result<alloy_consensus::Header, DbError> {
-        match self.pending.head() {
+        match self.pending {
             Some(pending) => Ok(pending.block().header.clone()),
             None => self.tx.head_header(),
         }
@@ -84,7 +84,7 @@ impl<'a, K: TransactionKind> StateReader<'a, K> {
 
     /// Where the head's state root is stored.
     pub fn head_state_root(&self) -> Result<NodeKey, DbError> {
-        match self.pending.head() {
+        match self.pending {
             Some(pending) => Ok(pending.state_root()),
             None => crate::db::head_state_root(self.tx),
         }
@@ -93,7 +93,7 @@ impl<'a, K: TransactionKind> StateReader<'a, K> {
     /// The stored account (with its storage root) at the chosen state.
     pub fn account(&self, address: Address) -> Result<Option<StoredAccount>, DbError> {
         let StateAt::Block(block) = self.at else {
-            match self.pending.account(address) {
+            match self.pending.map_or(PendingAccount::Untouched, |p| p.account(address)) {
                 PendingAccount::Untouched => return self.tx.get::<Accounts>(&address),
                 PendingAccount::Absent => return Ok(None),
                 PendingAccount::Present(account) => return Ok(Some(account)),
@@ -121,7 +121,7 @@ impl<'a, K: TransactionKind> StateReader<'a, K> {
     /// A storage value at the chosen state (zero when unset).
     pub fn storage(&self, address: Address, slot: B256) -> Result<U256, DbError> {
         let StateAt::Block(_) = self.at else {
-            if let Some(value) = self.pending.storage(address, slot) {
+            if let Some(value) = self.pending.and_then(|p| p.storage(address, slot)) {
                 return Ok(value);
             }
             return Ok(self.tx.get::<Storage>(&StorageKey { address, slot })?.unwrap_or_default());
@@ -141,7 +141,7 @@ impl<'a, K: TransactionKind> StateReader<'a, K> {
         if code_hash == KECCAK_EMPTY {
             return Ok(Some(Bytecode::default()));
         }
-        if let Some(code) = self.pending.code(&code_hash) {
+        if let Some(code) = self.pending.and_then(|p| p.code(&code_hash)) {
             return Ok(Some(code));
         }
         Ok(self.tx.get::<Bytecodes>(&code_hash)?.map(|c| c.bytecode()))
@@ -165,17 +165,17 @@ impl<K: TransactionKind> DatabaseRef for StateReader<'_, K> {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, StateError> {
-        if let Some(hash) = self.pending.block_hash(number) {
+        if let Some(hash) = self.pending.and_then(|p| p.block_hash(number)) {
             return Ok(hash);
         }
         Ok(self.tx.get::<CanonicalHashes>(&number)?.unwrap_or_default())
     }
 }
 
-/// The trie nodes of the state read: the pending blocks' new ones, then the database's.
+/// The trie nodes of the state read: the pending block's new ones, then the database's.
 impl<K: TransactionKind> NodeSource for StateReader<'_, K> {
     fn node(&self, key: &NodeKey) -> Result<Option<std::sync::Arc<[u8]>>, TrieError> {
-        if let Some(node) = self.pending.node(key) {
+        if let Some(node) = self.pending.and_then(|p| p.node(key)) {
             return Ok(Some(node));
         }
         self.tx.node(key)

@@ -260,41 +260,15 @@ pub(crate) fn commit_built(
     also: impl FnOnce(&crate::db::WriteTx, &BuiltBlock) -> Result<(), DbError>,
 ) -> Result<(std::time::Duration, std::time::Duration), BuildError> {
     let tx = db.write()?;
-    let started = std::time::Instant::now();
-    persist_built(&tx, built)?;
-    also(&tx, built)?;
-    let flushing = std::time::Instant::now();
-    tx.commit()?;
-    Ok((started.elapsed(), flushing.elapsed()))
-}
-
-/// Writes `blocks`, each the child of the one before it and the first the child of the
-/// head, in one write transaction and commits it: all of them land or none does. Returns
-/// the time as [`commit_built`] does.
-pub(crate) fn commit_built_group(
-    db: &ChainDb,
-    blocks: &[std::sync::Arc<BuiltBlock>],
-) -> Result<(std::time::Duration, std::time::Duration), BuildError> {
-    let tx = db.write()?;
-    let started = std::time::Instant::now();
-    for built in blocks {
-        persist_built(&tx, built)?;
-    }
-    let flushing = std::time::Instant::now();
-    tx.commit()?;
-    Ok((started.elapsed(), flushing.elapsed()))
-}
-
-/// Writes `built` into `tx` and makes it the head; the head must be its parent.
-fn persist_built(tx: &crate::db::WriteTx, built: &BuiltBlock) -> Result<(), BuildError> {
     if tx.head_number()? != Some(built.header.number - 1) {
         return Err(BuildError::Db(DbError::Inconsistent(format!(
             "the head moved while block {} was being built",
             built.header.number
         ))));
     }
+    let started = std::time::Instant::now();
     persist_block(
-        tx,
+        &tx,
         &BlockToPersist {
             header: &built.header,
             hash: built.hash,
@@ -305,5 +279,8 @@ fn persist_built(tx: &crate::db::WriteTx, built: &BuiltBlock) -> Result<(), Buil
             trie: &built.trie,
         },
     )?;
-    Ok(())
+    also(&tx, built)?;
+    let flushing = std::time::Instant::now();
+    tx.commit()?;
+    Ok((started.elapsed(), flushing.elapsed()))
 }

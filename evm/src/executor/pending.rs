@@ -1,11 +1,10 @@
-//! Blocks that are built but may not be committed yet, as the next block's reads see them.
+//! A block that is built but may not be committed yet, as the next block's reads see it.
 //!
-//! The [`pipeline`](super::pipeline) commits blocks on a second thread while the next one
-//! executes. Block N+1 reads the state after N: what the blocks not yet landed changed comes
-//! from here (their bundles, new trie nodes, headers; the newest block that touched a key
-//! answers for it), everything else from a snapshot that holds at least the parent of the
-//! oldest of them. Whether or not some of their commits have landed in that snapshot, the
-//! answers are the same: the overlay holds their final values for everything they touched.
+//! The [`pipeline`](super::pipeline) commits block N on a second thread while block N+1
+//! executes. N+1 reads the state after N: what N changed comes from here (its bundle, its
+//! new trie nodes, its header), everything else from a snapshot that holds at least N-1.
+//! Whether or not N's commit has landed in that snapshot, the answers are the same: this
+//! overlay holds N's final values for everything N touched.
 
 use super::builder::BuiltBlock;
 use crate::{
@@ -45,11 +44,6 @@ impl PendingBlock {
     /// The block.
     pub fn block(&self) -> &BuiltBlock {
         &self.block
-    }
-
-    /// The block, shared (with its commit).
-    pub fn shared(&self) -> Arc<BuiltBlock> {
-        self.block.clone()
     }
 
     /// The block, once nothing reads through the overlay any more.
@@ -104,48 +98,6 @@ impl PendingBlock {
             return None;
         }
         self.nodes.get(&key.hash).map(|index| Arc::from(self.block.trie.nodes[*index].1.as_slice()))
-    }
-}
-
-/// The blocks not yet landed, oldest first, as one overlay: each question goes to the
-/// newest block that decides it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PendingChain<'a>(pub &'a [PendingBlock]);
-
-impl PendingChain<'_> {
-    /// The newest block, if any.
-    pub fn head(&self) -> Option<&PendingBlock> {
-        self.0.last()
-    }
-
-    /// The account after the newest block that touched it.
-    pub fn account(&self, address: Address) -> PendingAccount {
-        self.0
-            .iter()
-            .rev()
-            .map(|block| block.account(address))
-            .find(|account| *account != PendingAccount::Untouched)
-            .unwrap_or(PendingAccount::Untouched)
-    }
-
-    /// A slot after the newest block that decides it.
-    pub fn storage(&self, address: Address, slot: B256) -> Option<U256> {
-        self.0.iter().rev().find_map(|block| block.storage(address, slot))
-    }
-
-    /// Code one of the blocks deployed.
-    pub fn code(&self, code_hash: &B256) -> Option<Bytecode> {
-        self.0.iter().rev().find_map(|block| block.code(code_hash))
-    }
-
-    /// The hash of block `number`, when it is one of these.
-    pub fn block_hash(&self, number: u64) -> Option<B256> {
-        self.0.iter().rev().find_map(|block| block.block_hash(number))
-    }
-
-    /// A trie node one of the blocks added.
-    pub fn node(&self, key: &NodeKey) -> Option<Arc<[u8]>> {
-        self.0.iter().rev().find_map(|block| block.node(key))
     }
 }
 

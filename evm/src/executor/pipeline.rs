@@ -3,73 +3,58 @@
 //!
 //! A large block's commit (its rows put into MDBX's B-trees, then the durable flush) takes
 //! longer than executing it and computing its state root (docs/BENCHMARKS.md). One after the
-//! other, a block costs all of it. Here block N+1 executes and roots over the blocks not yet
-//! landed ([`PendingChain`]) while their commit runs.
-//!
-//! **Group commit.** When the builder gets ahead, the blocks built while one commit ran are
-//! committed together by the next, in one write transaction. A 1M-account database copies
-//! the upper pages of each randomly written B-tree, and flushes, once per transaction however
-//! many blocks it holds, so two blocks together write ~20 % fewer pages than one after the
-//! other. The database still moves only from a committed block to a later one, whole blocks
-//! at a time, and a crash leaves it at the last committed block. What changes is that a
-//! block is executed before its parents are durable, and at most [`MAX_PENDING_BLOCKS`]
-//! blocks are ahead of the disk.
+//! other, a block costs all of it. Here block N+1 executes and roots over N's
+//! [`PendingBlock`] while N's commit runs. At most one block is in flight, and N+1's commit
+//! starts only once N's has landed, so the database still moves from a committed block to
+//! its child, one write transaction per block, and a crash leaves it at the last committed
+//! block, as before. What changes is that a block is executed before its parent is durable.
 //!
 //! The pipeline must be the only writer of blocks to its database (`stele import`, the
 //! execution benchmark); readers are free to run alongside.
 
 use super::{
-    builder::{build_block_on, commit_built_group, BlockRequest, BuildError, BuildTimings, BuiltBlock},
-    pending::{PendingBlock, PendingChain},
+    builder::{build_block_on, commit_built, BlockRequest, BuildError, BuildTimings, BuiltBlock},
+    pending::PendingBlock,
 };
 use crate::{chainspec::ChainSpec, db::ChainDb, state::StateReader};
 use signet_libmdbx::RoSync;
 use std::{sync::Arc, thread::JoinHandle, time::Duration};
-
-/// Most blocks built and not yet landed. A builder that gets this far ahead of the disk
-/// waits for the running commit: it bounds the overlay's memory and how far the chain runs
-/// ahead of what a crash would keep.
-const MAX_PENDING_BLOCKS: usize = 4;
 
 /// A block whose commit has landed.
 #[derive(Debug)]
 pub struct CommittedBlock {
     /// The block.
     pub block: Arc<BuiltBlock>,
-    /// Where its time went; commit and flush are its share of its group's.
+    /// Where its time went, commit and flush included.
     pub timings: BuildTimings,
-    /// How many blocks landed in the write transaction that held it, itself included.
-    pub group: usize,
 }
 
-/// The running commit: the first `blocks` pending blocks, in one write transaction.
+/// The block being committed, and its commit.
 #[derive(Debug)]
-struct RunningCommit {
-    blocks: usize,
-    handle: JoinHandle<Result<(Duration, Duration), BuildError>>,
+struct InFlight {
+    pending: PendingBlock,
+    commit: JoinHandle<Result<(Duration, Duration), BuildError>>,
 }
 
-/// Builds blocks on the database's head, committing them while the next ones are built.
+/// Builds blocks on the database's head, committing each while the next one is built.
 #[derive(Debug)]
 pub struct BlockPipeline {
     db: ChainDb,
     spec: Arc<ChainSpec>,
-    /// Built blocks that have not landed, oldest first; the running commit holds a prefix.
-    pending: Vec<PendingBlock>,
-    commit: Option<RunningCommit>,
+    in_flight: Option<InFlight>,
 }
 
 impl BlockPipeline {
     /// A pipeline that builds on `db`'s head.
     pub fn new(db: ChainDb, spec: Arc<ChainSpec>) -> Self {
-        Self { db, spec, pending: Vec::new(), commit: None }
+        Self { db, spec, in_flight: None }
     }
 
-    /// Builds the child of the last block built (committed or not) and has it committed.
-    /// Returns the blocks whose commits have landed since the last call, oldest first.
-    /// After an error nothing more is in flight: the database holds every block returned
-    /// so far, and those built before the error whose commit could still land.
-    pub fn push(&mut self, request: &BlockRequest) -> Result<Vec<CommittedBlock>, BuildError> {
+    /// Builds the child of the last block built (committed or not) and starts its commit.
+    /// Returns the block before it once that one's commit has landed (`None` the first
+    /// time). After an error nothing more is in flight: the database holds every block
+    /// returned so far, and possibly the one whose commit was running.
+    pub fn push(&mut self, request: &BlockRequest) -> Result<Option<CommittedBlock>, BuildError> {
         let spec = self.spec.clone();
         self.push_with(|state| build_block_on(state, &spec, request))
     }
@@ -79,94 +64,43 @@ impl BlockPipeline {
     pub fn push_with<E: From<BuildError>>(
         &mut self,
         make: impl FnOnce(StateReader<'_, RoSync>) -> Result<BuiltBlock, E>,
-    ) -> Result<Vec<CommittedBlock>, E> {
-        let mut landed = self.land(false)?;
-        if self.pending.len() >= MAX_PENDING_BLOCKS {
-            landed.extend(self.land(true)?);
-        }
-        self.start_commit()?;
+    ) -> Result<Option<CommittedBlock>, E> {
         let built = {
-            // At least the parent of the oldest pending block, perhaps more of them: the
-            // overlay holds their final values either way.
+            // At least the parent of the block in flight, and perhaps that block too: the
+            // overlay holds that block's final values either way.
             let snapshot = self.db.read().map_err(BuildError::from)?;
-            make(StateReader::head_over(&snapshot, PendingChain(&self.pending)))
+            let pending = self.in_flight.as_ref().map(|f| &f.pending);
+            make(StateReader::head_over(&snapshot, pending))
         };
-        match built {
-            Ok(block) => self.pending.push(PendingBlock::new(Arc::new(block))),
-            Err(err) => {
-                self.finish()?;
-                return Err(err);
-            }
-        }
-        self.start_commit()?;
-        Ok(landed)
-    }
-
-    /// Commits every block built and waits for them to land; returns those not returned yet.
-    pub fn finish(&mut self) -> Result<Vec<CommittedBlock>, BuildError> {
-        let mut landed = Vec::new();
-        loop {
-            landed.extend(self.land(true)?);
-            if self.pending.is_empty() {
-                return Ok(landed);
-            }
-            self.start_commit()?;
-        }
-    }
-
-    /// The blocks of the running commit once it has landed (waiting for it if `wait`).
-    fn land(&mut self, wait: bool) -> Result<Vec<CommittedBlock>, BuildError> {
-        match &self.commit {
-            Some(running) if wait || running.handle.is_finished() => {}
-            _ => return Ok(Vec::new()),
-        }
-        let Some(RunningCommit { blocks, handle }) = self.commit.take() else { return Ok(Vec::new()) };
-        let result = handle.join().map_err(|_| BuildError::CommitThread("it panicked".into())).and_then(|r| r);
-        let (commit, flush) = match result {
-            Ok(times) => times,
-            Err(err) => {
-                // The blocks after the group are children of blocks that did not land.
-                self.pending.clear();
-                return Err(err);
-            }
-        };
-        let share = u32::try_from(blocks).unwrap_or(u32::MAX).max(1);
-        Ok(self
-            .pending
-            .drain(..blocks)
-            .map(|pending| {
-                let block = pending.into_block();
-                let timings = BuildTimings { commit: commit / share, flush: flush / share, ..block.timings };
-                CommittedBlock { block, timings, group: blocks }
-            })
-            .collect())
-    }
-
-    /// Starts committing every pending block, when no commit is running.
-    fn start_commit(&mut self) -> Result<(), BuildError> {
-        if self.commit.is_some() || self.pending.is_empty() {
-            return Ok(());
-        }
-        let blocks: Vec<Arc<BuiltBlock>> = self.pending.iter().map(PendingBlock::shared).collect();
-        let db = self.db.clone();
-        let count = blocks.len();
-        let handle = std::thread::Builder::new()
+        let landed = self.finish()?;
+        let block = Arc::new(built?);
+        let (db, to_commit) = (self.db.clone(), block.clone());
+        let commit = std::thread::Builder::new()
             .name("block-commit".into())
             .spawn(move || {
                 yield_to_the_builder();
-                commit_built_group(&db, &blocks)
+                commit_built(&db, &to_commit, |_, _| Ok(()))
             })
             .map_err(|e| BuildError::CommitThread(format!("cannot start it: {e}")))?;
-        self.commit = Some(RunningCommit { blocks: count, handle });
-        Ok(())
+        self.in_flight = Some(InFlight { pending: PendingBlock::new(block), commit });
+        Ok(landed)
+    }
+
+    /// Waits for the block in flight, if any, to land, and returns it.
+    pub fn finish(&mut self) -> Result<Option<CommittedBlock>, BuildError> {
+        let Some(InFlight { pending, commit }) = self.in_flight.take() else { return Ok(None) };
+        let (commit, flush) = commit.join().map_err(|_| BuildError::CommitThread("it panicked".into()))??;
+        let block = pending.into_block();
+        let timings = BuildTimings { commit, flush, ..block.timings };
+        Ok(Some(CommittedBlock { block, timings }))
     }
 }
 
 impl Drop for BlockPipeline {
-    /// Lets the last blocks' commits land rather than leave them to the process's exit.
+    /// Lets the last block's commit land rather than leave it to the process's exit.
     fn drop(&mut self) {
         if let Err(err) = self.finish() {
-            tracing::error!(%err, "the last blocks' commit failed");
+            tracing::error!(%err, "the last block's commit failed");
         }
     }
 }

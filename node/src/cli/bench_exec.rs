@@ -60,8 +60,7 @@ pub(crate) struct BenchExecArgs {
     #[arg(long, default_value_t = 0)]
     warmup_blocks: usize,
     /// Build, root and commit each block before starting the next, instead of committing
-    /// blocks while the next executes (the block pipeline, which commits the blocks that
-    /// queue behind a commit together).
+    /// each block while the next executes (the block pipeline).
     #[arg(long)]
     serial: bool,
 }
@@ -177,11 +176,11 @@ pub(crate) fn run(args: BenchExecArgs) -> anyhow::Result<()> {
     } else {
         let mut pipeline = BlockPipeline::new(db.clone(), spec.clone());
         for request in requests {
-            for landed in pipeline.push(&request)? {
+            if let Some(landed) = pipeline.push(&request)? {
                 tally.record(&db, &landed.block, landed.timings)?;
             }
         }
-        for landed in pipeline.finish()? {
+        if let Some(landed) = pipeline.finish()? {
             tally.record(&db, &landed.block, landed.timings)?;
         }
     }
